@@ -1,0 +1,6 @@
+"""Readers of a target's memory. The walker sees only the ``Memory`` protocol."""
+
+from memspy.memory.base import BufferMemory, Memory
+from memspy.memory.process import ProcessMemory
+
+__all__ = ["Memory", "BufferMemory", "ProcessMemory"]

@@ -1,0 +1,138 @@
+"""The names every generated layout table defines.
+
+Each section maps field names to byte offsets (or sizes/constants, as the name says); a
+field the version does not have is ``None``. ``scripts/gen_offsets.py`` fills these from the
+headers of real builds, and ``memspy.offsets.load_layout`` refuses a table that lacks one.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+# Strings that choose a decoding strategy: the only place a version branch is expressed.
+FEATURES: Tuple[str, ...] = (
+    "head_model",  # "interp_head" (2.7, 3.6: static symbol) | "runtime" (_PyRuntime)
+    "gil_model",  # "tstate_current" | "runtime_gilstate" | "interp_gil"
+    "frame_model",  # "pyframe" (PyFrameObject chain) | "iframe" (_PyInterpreterFrame)
+    "linetable",  # "lnotab_unsigned" (2.7) | "lnotab" | "linetable310" | "locations"
+    "string_model",  # "bytes" (2.7 str) | "unicode"
+    "dict_model",  # "py27" | "py36" | "py311"
+    "instance_dict",  # "dictoffset" | "managed_dict" (3.11, 3.12) | "inline_values" (3.13)
+    "long_model",  # "ob_size" | "lv_tag" (3.12+)
+)
+
+SECTIONS: Dict[str, Tuple[str, ...]] = {
+    "symbols": (),  # filled with symbol *names*, see SYMBOL_FIELDS
+    "runtime": (
+        "interpreters_head",  # _PyRuntime.interpreters.head (3.7+)
+        "gilstate_tstate_current",  # _PyRuntime.gilstate.tstate_current (3.7-3.11)
+        "gil_locked",  # _PyRuntime.ceval.gil.locked (3.7-3.11)
+        "gil_last_holder",  # _PyRuntime.ceval.gil.last_holder (3.7-3.11)
+        "debug_offsets",  # offset of _Py_DebugOffsets in _PyRuntime (3.13+: 0)
+    ),
+    "interp": (
+        "next",
+        "tstate_head",  # interp->tstate_head / interp->threads.head
+        "modules",  # interp->modules / interp->imports.modules
+        "ceval_gil",  # interp->ceval.gil, a pointer (3.12+)
+    ),
+    "gil": (  # struct _gil_runtime_state, reached through interp.ceval_gil (3.12+)
+        "locked",
+        "last_holder",
+    ),
+    "tstate": (
+        "next",
+        "interp",
+        "frame",  # PyFrameObject* (<=3.10)
+        "cframe",  # _PyCFrame* (3.11, 3.12)
+        "current_frame",  # _PyInterpreterFrame* directly on the tstate (3.13+)
+        "thread_id",
+        "native_thread_id",  # 3.11+
+        "datastack_chunk",
+        "datastack_top",
+        "datastack_limit",
+        "sizeof",
+    ),
+    "cframe": ("current_frame",),  # 3.11, 3.12
+    "pyframe": ("f_back", "f_code", "f_lasti", "f_localsplus", "sizeof"),  # <=3.10
+    "iframe": (  # 3.11+
+        "executable",  # f_code (3.11, 3.12) / f_executable (3.13)
+        "previous",
+        "instr",  # prev_instr (3.11, 3.12) / instr_ptr (3.13)
+        "owner",  # a char
+        "is_entry",  # bool, 3.11 only
+        "localsplus",
+        "sizeof",
+    ),
+    "owner": (  # enum _frameowner values (3.11+)
+        "thread",
+        "generator",
+        "frame_object",
+        "cstack",  # 3.12+
+    ),
+    "stack_chunk": ("previous", "size", "top", "data"),  # _PyStackChunk (3.11+)
+    "code": (
+        "filename",
+        "name",
+        "qualname",  # 3.11+
+        "firstlineno",  # an int
+        "linetable",  # co_lnotab (<=3.9) / co_linetable (3.10+): a bytes object
+        "firsttraceable",  # _co_firsttraceable, an int (3.11+)
+        "code_adaptive",  # co_code_adaptive (3.11+)
+        "sizeof",
+    ),
+    "object": ("refcnt", "type", "sizeof"),
+    "varobject": ("size", "sizeof"),
+    "type": ("name", "basicsize", "flags", "dictoffset"),
+    "tpflags": (  # Py_TPFLAGS_* bit values
+        "managed_dict",  # 3.11+
+        "inline_values",  # 3.13
+        "long_subclass",
+        "unicode_subclass",  # 3.x
+        "string_subclass",  # 2.7 str
+        "dict_subclass",
+        "tuple_subclass",
+    ),
+    "unicode": (  # 3.x str
+        "state",  # a u32 bitfield
+        "length",
+        "ascii_sizeof",  # sizeof(PyASCIIObject): data of compact ASCII strings
+        "compact_sizeof",  # sizeof(PyCompactUnicodeObject): data of other compact strings
+        "data_any",  # PyUnicodeObject.data.any
+        "state_kind_shift",  # bit position of `kind` in state
+        "state_kind_bits",
+        "state_compact_shift",
+        "state_ascii_shift",
+    ),
+    "py2str": ("size", "sval"),  # 2.7 PyStringObject
+    "py2unicode": ("length", "str", "unicode_size"),  # 2.7 PyUnicodeObject, Py_UNICODE size
+    "bytes": ("size", "sval"),  # 3.x PyBytesObject
+    "long": ("digit", "lv_tag", "digit_bits", "digit_size"),
+    "tuple": ("item",),
+    "list": ("item", "allocated"),
+    "dict": (
+        "ma_used",
+        "ma_keys",  # 3.x
+        "ma_values",
+        "ma_mask",  # 2.7
+        "ma_table",  # 2.7
+        "entry_sizeof",  # 2.7 PyDictEntry / 3.x general PyDictKeyEntry
+        "unicode_entry_sizeof",  # 3.11+ PyDictUnicodeEntry
+    ),
+    "dict_keys": (  # PyDictKeysObject, 3.x
+        "dk_size",  # 3.6-3.10
+        "dk_log2_size",  # 3.11+
+        "dk_log2_index_bytes",  # 3.11+
+        "dk_kind",  # 3.11+
+        "dk_nentries",
+        "dk_indices",
+    ),
+    "module": ("md_dict",),
+    "inline_values": ("values", "sizeof"),  # 3.13 _PyObject_InlineValues / 3.11+ values
+}
+
+# The symbols section holds names, not offsets.
+SYMBOL_FIELDS: Tuple[str, ...] = (
+    "head",  # "_PyRuntime" or "interp_head"
+    "tstate_current",  # "_PyThreadState_Current" (2.7, 3.6) or None
+)
