@@ -23,6 +23,8 @@ def main() -> None:
 def _register() -> None:
     # Imported for their side effect of adding commands to ``main``.
     from memspy.cli import dump  # noqa: F401
+    from memspy.cli import probes  # noqa: F401
+    from memspy.cli import trace  # noqa: F401
 
 
 _register()

@@ -1,0 +1,3 @@
+from memspy.cli import main
+
+main()

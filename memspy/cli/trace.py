@@ -1,0 +1,152 @@
+"""``memspy trace``: exact call timings from CPython's USDT probes, via bpftrace."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import click
+
+from memspy.cli import main
+from memspy.cli.common import reports_errors
+from memspy.collectors import FORMATS, StackOptions, format_for_path
+from memspy.errors import MemspyError
+from memspy.model import ProfileInfo
+from memspy.output import check_writable
+from memspy.usdt.convert import convert
+from memspy.usdt.events import LogStats
+from memspy.usdt.inspect import probes_of_file, probes_of_process
+from memspy.usdt.program import STRLEN, build_program, needs_line_probe
+from memspy.usdt.runner import Target, command_target, run
+
+
+def _print_program(pid: int | None, binary: str | None) -> None:
+    if pid is not None:
+        report = probes_of_process(pid)
+        with_line = report.version is not None and needs_line_probe(report.version.minor_key)
+    else:
+        report = probes_of_file(binary or os.path.realpath("/usr/bin/python3"))
+        with_line = True  # harmless on other versions, needed on 3.11
+    click.echo(build_program(report.attach_path, with_line), nl=False)
+    click.echo(
+        f"# save with: BPFTRACE_STRLEN={STRLEN} bpftrace -o events.log -p PID program.bt; "
+        "convert with: memspy trace --from events.log -o out.speedscope.json",
+        err=True,
+    )
+
+
+@main.command()
+@click.option("-p", "--pid", type=int, help="PID of the running Python process to trace.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Profile file to write.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    help="Output format (default: from the file name).",
+)
+@click.option(
+    "-d",
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to trace (default: until the target exits or Ctrl-C).",
+)
+@click.option(
+    "--from",
+    "from_log",
+    type=click.Path(dir_okay=False),
+    help="Convert an event log saved earlier instead of tracing.",
+)
+@click.option("--partial", is_flag=True, help="With --from: convert a truncated log up to the cut.")
+@click.option(
+    "--save-log", type=click.Path(dir_okay=False), help="Keep bpftrace's raw event log here."
+)
+@click.option(
+    "--print-program",
+    is_flag=True,
+    help="Print the bpftrace program whose log --from reads, and exit.",
+)
+@click.option(
+    "--binary",
+    type=click.Path(dir_okay=False),
+    help="With --print-program: the python or libpython to probe.",
+)
+@click.option("--threads", is_flag=True, help="Show each thread as the root frame.")
+@click.option("--function", is_flag=True, help="Aggregate by function, not by line.")
+@click.option("--nolineno", is_flag=True, help="Leave line numbers out of frame names.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@reports_errors
+def trace(
+    pid: int | None,
+    output: str | None,
+    fmt: str | None,
+    duration: float | None,
+    from_log: str | None,
+    partial: bool,
+    save_log: str | None,
+    print_program: bool,
+    binary: str | None,
+    threads: bool,
+    function: bool,
+    nolineno: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Trace every Python call of a process through its USDT probes with bpftrace.
+
+    Needs an interpreter built --with-dtrace (see `memspy probes`), bpftrace and root.
+    Writes the same formats as `memspy record`, with exact enter and leave times.
+
+    \b
+    memspy trace -p PID -o out.speedscope.json
+    memspy trace -o out.trace.json -- python3 script.py
+    memspy trace --from events.log -o out.collapsed
+    """
+    if print_program:
+        _print_program(pid, binary)
+        return
+    sources = sum(x is not None and x != () for x in (pid, from_log, command or None))
+    if sources != 1:
+        raise MemspyError(
+            "give exactly one of -p PID, --from LOG or -- COMMAND", "see memspy trace --help"
+        )
+    if not output:
+        raise MemspyError("no output file", "give one with -o, e.g. -o out.speedscope.json")
+    fmt = fmt or format_for_path(output)
+    check_writable(output)
+    options = StackOptions(threads=threads, function=function, lineno=not nolineno)
+    if from_log:
+        _report(convert(from_log, output, fmt, ProfileInfo(pid=0), options, partial), output, [])
+        return
+    target = _target(pid, command)
+    info = ProfileInfo(
+        pid=pid or 0,
+        command=" ".join(command),
+        python_version=".".join(map(str, target.version)),
+    )
+    with tempfile.TemporaryDirectory(prefix="memspy-trace-") as scratch:
+        log = save_log or os.path.join(scratch, "events.log")
+        notes = run(target, log, duration)
+        # bpftrace can lose its END output in a full ring buffer: what arrived is kept.
+        _report(convert(log, output, fmt, info, options, allow_truncated=True), output, notes)
+
+
+def _target(pid: int | None, command: tuple[str, ...]) -> Target:
+    if pid is None:
+        return command_target(command)
+    report = probes_of_process(pid)
+    version = report.version.minor_key + (report.version.micro,) if report.version else ()
+    return Target(report, version, pid=pid)
+
+
+def _report(stats: LogStats, output: str, notes: list[str]) -> None:
+    for note in list(notes) + stats.notes:
+        click.echo(f"memspy: {note}", err=True)
+    if stats.lost:
+        click.echo(
+            f"memspy: bpftrace lost {stats.lost} events; stacks near them may be wrong", err=True
+        )
+    click.echo(
+        f"memspy: {stats.entries} entries, {stats.returns} returns over "
+        f"{stats.end - stats.start:.3f}s written to {output}",
+        err=True,
+    )

@@ -1,0 +1,127 @@
+"""Code objects by address, decoded once and re-checked cheaply.
+
+A code object is immutable in the fields a stack needs (names, file, first line, line
+table), so its decoding is cached by address. Addresses are reused after a code object
+is freed, so each sample re-reads the small identity header of every code object it
+meets (one batched system call for all of them) and trusts the cache only if the
+pointers it holds are unchanged.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Dict, Iterable, Optional
+
+from memspy.errors import MemspyError, RemoteReadError
+from memspy.linetable import decode_line
+from memspy.memory.base import Memory
+from memspy.objects import RemoteObjects
+from memspy.offsets import Layout
+
+_PTR = struct.Struct("<Q")
+_I32 = struct.Struct("<i")
+
+MAX_CODES = 100_000  # cached code objects before the cache is dropped and rebuilt
+MAX_LINES_PER_CODE = 4096  # cached (position -> line) answers per code object
+
+
+@dataclass
+class CodeInfo:
+    name: str
+    filename: str
+    firstlineno: int
+    linetable: bytes
+    firsttraceable: int  # instruction index before which a frame is incomplete (3.11+)
+    identity: bytes  # the immutable header fields this decoding was made from
+    lines: Dict[int, int]
+
+
+class CodeCache:
+    def __init__(self, memory: Memory, layout: Layout, objects: RemoteObjects, code_type: Optional[int]) -> None:
+        self.memory = memory
+        self.objects = objects
+        c = layout.code
+        self._type_off = layout.object.type
+        self._code_type = code_type
+        self._name_off = c.qualname if c.qualname is not None else c.name
+        self._fields = [c.filename, self._name_off, c.linetable]
+        self._first_off = c.firstlineno
+        self._traceable_off = c.firsttraceable
+        ints = [c.firstlineno] + ([c.firsttraceable] if c.firsttraceable is not None else [])
+        # The identity header spans the type pointer, the three pointers and the ints.
+        self._header_size = max(self._fields + ints + [self._type_off]) + 8
+        self._linetable_kind = layout.features.linetable
+        self.code_adaptive = c.code_adaptive
+        self._cache: Dict[int, CodeInfo] = {}
+        self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
+
+    def new_sample(self) -> None:
+        self._checked = {}
+
+    def validate(self, addrs: Iterable[int]) -> None:
+        """Check, in one batched read, every cached code object among ``addrs``."""
+        todo = [a for a in set(addrs) if a not in self._checked and a in self._cache]
+        if not todo:
+            return
+        try:
+            heads = self.memory.read_many([(a, self._header_size) for a in todo])
+        except MemspyError:
+            heads = []
+            for a in todo:
+                try:
+                    heads.append(self.memory.read(a, self._header_size))
+                except MemspyError:
+                    heads.append(b"")
+        for addr, head in zip(todo, heads):
+            info = self._cache[addr]
+            if len(head) == self._header_size and self._identity(head) == info.identity:
+                self._checked[addr] = info
+            else:
+                del self._cache[addr]
+
+    def _identity(self, head: bytes) -> bytes:
+        """The type pointer, name/file/table pointers and first line: what makes it *this* code."""
+        parts = [head[o : o + 8] for o in (self._type_off, *self._fields)]
+        parts.append(head[self._first_off : self._first_off + 4])
+        return b"".join(parts)
+
+    def get(self, addr: int) -> CodeInfo:
+        info = self._checked.get(addr)
+        if info is not None:
+            return info
+        info = self._cache.get(addr)
+        if info is None:
+            info = self._decode(addr, self.memory.read(addr, self._header_size))
+            if len(self._cache) >= MAX_CODES:
+                self._cache.clear()
+            self._cache[addr] = info
+        self._checked[addr] = info
+        return info
+
+    def _decode(self, addr: int, head: bytes) -> CodeInfo:
+        if self._code_type is not None and _PTR.unpack_from(head, self._type_off)[0] != self._code_type:
+            raise RemoteReadError(f"frame's code at 0x{addr:x} is not a code object")
+        filename_p, name_p, table_p = (_PTR.unpack_from(head, o)[0] for o in self._fields)
+        firsttraceable = (
+            _I32.unpack_from(head, self._traceable_off)[0] if self._traceable_off is not None else 0
+        )
+        return CodeInfo(
+            name=self.objects.string(name_p),
+            filename=self.objects.string(filename_p),
+            firstlineno=_I32.unpack_from(head, self._first_off)[0],
+            linetable=self.objects.bytes(table_p),
+            firsttraceable=firsttraceable,
+            identity=self._identity(head),
+            lines={},
+        )
+
+    def line(self, info: CodeInfo, position: int) -> int:
+        """The line for ``position`` (f_lasti, or the 3.11+ instruction index)."""
+        line = info.lines.get(position)
+        if line is None:
+            line = decode_line(self._linetable_kind, info.linetable, info.firstlineno, position)
+            if len(info.lines) < MAX_LINES_PER_CODE:
+                info.lines[position] = line
+        return line
+

@@ -1,0 +1,91 @@
+"""How a thread's stack becomes a key, shared by every format so they all agree.
+
+Frames and stacks are interned (a stack is a tuple of frame ids, root first), so a long run
+of a few distinct stacks costs a few table entries, not one object per sample.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from memspy.collectors.base import StackOptions
+from memspy.model import Frame, ThreadStack
+
+StackId = int
+
+
+class FrameKey(NamedTuple):
+    """A frame as the profile shows it: the line is None when it is not part of the key
+    (``--function``, ``--nolineno``, or unknown); the file is None for the thread root."""
+
+    name: str
+    filename: str | None
+    line: int | None
+
+    def label(self) -> str:
+        """py-spy's label, which flamegraph.pl, inferno and speedscope all display as is."""
+        if self.filename is None:
+            return self.name
+        if self.line is None:
+            return f"{self.name} ({self.filename})"
+        return f"{self.name} ({self.filename}:{self.line})"
+
+
+def thread_label(thread_id: int, native_tid: int | None, name: str | None) -> str:
+    """Thread "name (tid)": the kernel's tid when known (what top and ps show), else the
+    interpreter's ident in hex."""
+    tid = str(native_tid) if native_tid is not None else hex(thread_id)
+    return f"{name or 'thread'} ({tid})"
+
+
+def label_of(thread: ThreadStack) -> str:
+    return thread_label(thread.thread_id, thread.native_tid, thread.name)
+
+
+class StackTable:
+    """Interns frames and stacks under one ``StackOptions``."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.keep_line = options.lineno and not options.function
+        self.frames: list[FrameKey] = []
+        self.stacks: list[tuple[int, ...]] = []
+        self._frame_ids: dict[FrameKey, int] = {}
+        self._stack_ids: dict[tuple[int, ...], StackId] = {}
+        # The walker's frames tuple straight to frame ids: one hash per sample instead of
+        # one key per frame. As many entries as distinct stacks seen with their lines.
+        self._frames_ids: dict[tuple[Frame, ...], tuple[int, ...]] = {}
+
+    def frame_key(self, frame: Frame) -> FrameKey:
+        line = frame.lineno if self.keep_line and frame.lineno > 0 else None
+        return FrameKey(frame.name, frame.filename, line)
+
+    def frame_id(self, key: FrameKey) -> int:
+        found = self._frame_ids.get(key)
+        if found is None:
+            found = self._frame_ids[key] = len(self.frames)
+            self.frames.append(key)
+        return found
+
+    def intern(self, frame_ids: tuple[int, ...]) -> StackId:
+        found = self._stack_ids.get(frame_ids)
+        if found is None:
+            found = self._stack_ids[frame_ids] = len(self.stacks)
+            self.stacks.append(frame_ids)
+        return found
+
+    def stack_id(self, thread: ThreadStack) -> StackId:
+        """The thread's stack, root first, under the thread's root frame with ``--threads``."""
+        return self.intern(self.root_first(thread.frames, thread))
+
+    def root_first(self, frames: tuple[Frame, ...], thread: ThreadStack) -> tuple[int, ...]:
+        ids = self._frames_ids.get(frames)
+        if ids is None:
+            ids = tuple(self.frame_id(self.frame_key(frame)) for frame in reversed(frames))
+            self._frames_ids[frames] = ids
+        if self.options.threads:
+            return (self.frame_id(FrameKey(label_of(thread), None, None)),) + ids
+        return ids
+
+    def keys(self, stack: StackId) -> tuple[FrameKey, ...]:
+        return tuple(self.frames[i] for i in self.stacks[stack])

@@ -1,0 +1,92 @@
+"""Decoding the few object kinds a stack needs (str, bytes) out of target memory.
+
+Target memory is untrusted: every object's type pointer is checked against the runtime
+address of its type, every length is bounded, and failures raise ``RemoteReadError``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Dict, Optional
+
+from memspy.errors import MemspyError, RemoteReadError
+from memspy.memory.base import Memory
+from memspy.offsets import Layout
+
+MAX_STRING = 64 * 1024  # characters: names and paths longer than this are not real
+MAX_BYTES = 1024 * 1024  # line tables larger than this are not real
+_SPECULATIVE = 128  # bytes read past a header on the first try; most names fit
+
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
+_PTR = struct.Struct("<Q")
+
+
+class RemoteObjects:
+    """Reads ``str`` and ``bytes`` objects of one interpreter version."""
+
+    def __init__(self, memory: Memory, layout: Layout, types: Dict[str, int]) -> None:
+        self.memory = memory
+        self.layout = layout
+        self._type_off = layout.object.type
+        if layout.features.string_model == "bytes":
+            self._str_type = types.get("PyString_Type")
+            self.string = self._py2_string
+        else:
+            self._str_type = types.get("PyUnicode_Type")
+            self.string = self._unicode
+        self._bytes_type = types.get("PyString_Type" if layout.features.string_model == "bytes" else "PyBytes_Type")
+        bytes_section = layout.py2str if layout.features.string_model == "bytes" else layout.bytes
+        self._bytes_size_off = bytes_section.size
+        self._bytes_data_off = bytes_section.sval
+
+    def _check_type(self, addr: int, head: bytes, expected: Optional[int], what: str) -> None:
+        if expected is not None and _PTR.unpack_from(head, self._type_off)[0] != expected:
+            raise RemoteReadError(f"object at 0x{addr:x} is not a {what}")
+
+    def _sized(self, addr: int, data_off: int, nbytes: int, head: bytes) -> bytes:
+        end = data_off + nbytes
+        if end <= len(head):
+            return head[data_off:end]
+        return self.memory.read(addr + data_off, nbytes)
+
+    def _bytes_like(self, addr: int, expected: Optional[int], limit: int, what: str) -> bytes:
+        head = self.memory.read(addr, self._bytes_data_off + _SPECULATIVE)
+        self._check_type(addr, head, expected, what)
+        size = _I64.unpack_from(head, self._bytes_size_off)[0]
+        if not 0 <= size <= limit:
+            raise RemoteReadError(f"{what} at 0x{addr:x} has impossible size {size}")
+        return self._sized(addr, self._bytes_data_off, size, head)
+
+    def bytes(self, addr: int) -> bytes:
+        """A ``bytes`` object (2.7: ``str``), such as a line table."""
+        return self._bytes_like(addr, self._bytes_type, MAX_BYTES, "bytes object")
+
+    def _py2_string(self, addr: int) -> str:
+        raw = self._bytes_like(addr, self._str_type, MAX_STRING, "str object")
+        return raw.decode("utf-8", "replace")
+
+    def _unicode(self, addr: int) -> str:
+        u = self.layout.unicode
+        head = self.memory.read(addr, u.compact_sizeof + _SPECULATIVE)
+        self._check_type(addr, head, self._str_type, "str object")
+        length = _I64.unpack_from(head, u.length)[0]
+        if not 0 <= length <= MAX_STRING:
+            raise RemoteReadError(f"str at 0x{addr:x} has impossible length {length}")
+        state = _U32.unpack_from(head, u.state)[0]
+        kind = (state >> u.state_kind_shift) & ((1 << u.state_kind_bits) - 1)
+        if kind not in (1, 2, 4):
+            raise RemoteReadError(f"str at 0x{addr:x} has impossible kind {kind}")
+        if (state >> u.state_compact_shift) & 1:
+            ascii_ = (state >> u.state_ascii_shift) & 1
+            data = self._sized(addr, u.ascii_sizeof if ascii_ else u.compact_sizeof, length * kind, head)
+        else:
+            pointer = _PTR.unpack_from(head, u.data_any)[0]
+            data = self.memory.read(pointer, length * kind) if length else b""
+        try:
+            return data.decode(_CODECS[kind], "surrogatepass" if kind > 1 else "strict")
+        except (UnicodeDecodeError, MemspyError) as error:
+            raise RemoteReadError(f"str at 0x{addr:x} does not decode: {error}") from None
+
+
+_CODECS = {1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}

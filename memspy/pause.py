@@ -1,0 +1,110 @@
+"""Pausing a target for a consistent snapshot (``record --blocking``), safely.
+
+SIGSTOP would leave the target stopped for good if memspy were killed between stop and
+continue. ptrace's ``PTRACE_SEIZE`` + ``PTRACE_INTERRUPT`` stop is different: when the
+tracer dies, the kernel detaches it and the tracee runs on. So the worst a SIGKILLed
+memspy can do is leave the target running, which is what a user wants.
+
+While seized, a signal sent to the target stops the receiving thread until the tracer
+lets it through: such signals are passed on at the next resume, so they arrive at most
+one sampling interval late.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+from typing import Dict, List
+
+from memspy.errors import PermissionDenied
+from memspy.memory.process import PERMISSION_HINT
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+_libc.ptrace.restype = ctypes.c_long
+
+PTRACE_CONT = 7
+PTRACE_DETACH = 17
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+PTRACE_EVENT_STOP = 128
+_WALL = 0x40000000
+
+
+def _ptrace(request: int, tid: int, data: int = 0) -> int:
+    result = _libc.ptrace(request, tid, None, ctypes.c_void_p(data) if data else None)
+    return -ctypes.get_errno() if result == -1 else 0
+
+
+class Pauser:
+    """Seizes every thread of a process once; ``pause()``/``resume()`` around each sample.
+
+    Must be used from one OS thread: ptrace ties a tracee to the tracing thread.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._seized: Dict[int, bool] = {}
+        self._pending: Dict[int, int] = {}  # tid -> signal to deliver at resume
+
+    def _threads(self) -> List[int]:
+        try:
+            return [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
+        except OSError:
+            return []
+
+    def _seize_new(self) -> None:
+        for tid in self._threads():
+            if tid in self._seized:
+                continue
+            err = _ptrace(PTRACE_SEIZE, tid)
+            if err == -errno.EPERM:
+                raise PermissionDenied(
+                    f"cannot pause process {self.pid} (already traced, or not permitted)",
+                    "--blocking needs ptrace; without --blocking memspy does not pause the target. "
+                    + PERMISSION_HINT,
+                )
+            if err == 0:
+                self._seized[tid] = True
+
+    def _wait_stop(self, tid: int) -> bool:
+        """Wait for ``tid`` to stop; note a signal it was about to receive. False if gone."""
+        try:
+            _, status = os.waitpid(tid, _WALL)
+        except ChildProcessError:
+            return False
+        if not os.WIFSTOPPED(status):
+            return False  # exited or killed
+        if status >> 16 != PTRACE_EVENT_STOP:
+            self._pending[tid] = os.WSTOPSIG(status)
+        return True
+
+    def pause(self) -> None:
+        self._seize_new()
+        interrupted = [tid for tid in self._seized if _ptrace(PTRACE_INTERRUPT, tid) == 0]
+        for tid in set(self._seized) - set(interrupted):
+            del self._seized[tid]  # the thread is gone
+        for tid in interrupted:
+            if not self._wait_stop(tid):
+                self._seized.pop(tid, None)
+
+    def resume(self) -> None:
+        for tid in list(self._seized):
+            signal = self._pending.pop(tid, 0)
+            if _ptrace(PTRACE_CONT, tid, signal) != 0:
+                self._seized.pop(tid, None)
+            elif signal:
+                # The interrupt that found this thread in a signal stop is still due:
+                # take that stop now and let the thread go.
+                self._wait_stop(tid)
+                _ptrace(PTRACE_CONT, tid, self._pending.pop(tid, 0))
+
+    def close(self) -> None:
+        """Let go of every thread; ptrace only detaches a stopped tracee, so stop it first."""
+        for tid in [t for t in self._seized if _ptrace(PTRACE_INTERRUPT, t) == 0]:
+            if self._wait_stop(tid):
+                _ptrace(PTRACE_DETACH, tid, self._pending.pop(tid, 0))
+        self._seized.clear()
+        self._pending.clear()

@@ -1,0 +1,137 @@
+"""A Python process seen from outside: attach once, then take samples.
+
+This is where the pieces meet: the binary tells where the interpreter is and which
+version it runs, the layout says how its structs look, and the readers below walk them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict, List, Optional
+
+from memspy.binary import PythonImage, find_python
+from memspy.codes import CodeCache
+from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
+from memspy.frames import DEFAULT_MAX_DEPTH, FRAME_CHAINS
+from memspy.memory.process import ProcessMemory
+from memspy.model import Frame, Sample, ThreadStack
+from memspy.objects import RemoteObjects
+from memspy.offsets import Layout, load_layout
+from memspy.tasks import Tasks
+from memspy.threads import Threads, ThreadState
+
+INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
+
+# Where a thread parks when it waits: used only when the kernel cannot tell (no tid known).
+_WAITING = {("wait", "threading.py"), ("select", "selectors.py"), ("poll", "selectors.py")}
+
+
+class PythonProcess:
+    """Attached to one CPython process; ``sample()`` reads every thread's stack."""
+
+    def __init__(self, pid: int, max_depth: int = DEFAULT_MAX_DEPTH, init_timeout: float = INIT_TIMEOUT) -> None:
+        self.pid = pid
+        self.memory = ProcessMemory(pid)
+        self.image: PythonImage = find_python(pid, self.memory)
+        self.layout: Layout = load_layout(*self.image.version.minor_key)
+        self.objects = RemoteObjects(self.memory, self.layout, self.image.addresses)
+        self.codes = CodeCache(self.memory, self.layout, self.objects, self.image.address("PyCode_Type"))
+        self.chain = FRAME_CHAINS[self.layout.features.frame_model](self.memory, self.layout, self.codes, max_depth)
+        self.threads = Threads(
+            self.memory,
+            self.layout,
+            self._head_address(),
+            self.image.address(self.layout.symbols.tstate_current),
+        )
+        self.tasks = Tasks(pid, self.memory)
+        self._native: Dict[int, int] = {}
+        self.errors: List[str] = []  # what went wrong in the last sample, per thread
+        self._wait_for_init(init_timeout)
+
+    @property
+    def version(self) -> str:
+        return self.image.version.text
+
+    def _head_address(self) -> int:
+        """Address of the pointer to the first interpreter."""
+        layout = self.layout
+        if layout.features.head_model == "runtime":
+            runtime = self.image.address("_PyRuntime")
+            if runtime is not None:
+                return runtime + layout.runtime.interpreters_head
+        else:
+            head = self.image.address(layout.symbols.head)
+            if head is not None:
+                return head
+        raise NotAPythonProcess(
+            f"{self.image.path} has no {layout.symbols.head} symbol",
+            "stripped builds of Python 2.7 and 3.6 are not supported; install the debug symbols",
+        )
+
+    def _wait_for_init(self, timeout: float) -> None:
+        """A process that has only just started has no interpreter yet: give it a moment."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                interps = self.threads.interpreters()
+                if interps and self.threads.states(interps):
+                    return
+            except TargetExited:
+                raise
+            except MemspyError:
+                pass
+            if time.monotonic() >= deadline:
+                raise NotAPythonProcess(
+                    f"the Python interpreter in process {self.pid} did not initialise within {timeout:g}s",
+                    "is it still starting, or finalising?",
+                )
+            time.sleep(0.02)
+
+    def _native_tids(self, states: List[ThreadState]) -> Dict[int, int]:
+        missing = [s.thread_id for s in states if s.native_tid is None and s.thread_id not in self._native]
+        if missing:
+            self._native.update(self.tasks.native_tids(missing))
+        return self._native
+
+    def _idle(self, tid: Optional[int], frames: List[Frame]) -> bool:
+        running = self.tasks.is_running(tid)
+        if running is not None:
+            return not running
+        if not frames:
+            return True
+        top = frames[0]
+        return (top.name.rsplit(".", 1)[-1], top.filename.rsplit("/", 1)[-1]) in _WAITING
+
+    def sample(self) -> Sample:
+        """Every thread's stack now. Threads that could not be read are left out and
+        described in ``self.errors``; a failure of the thread list itself raises."""
+        self.errors = []
+        self.codes.new_sample()
+        interps = self.threads.interpreters()
+        states = self.threads.states(interps)
+        holder = self.threads.gil_holder(interps)
+        native = self._native_tids(states)
+        stacks = []
+        for state in states:
+            try:
+                frames = self.chain.frames(state.data)
+            except TargetExited:
+                raise
+            except MemspyError as error:
+                self.errors.append(f"thread {state.thread_id}: {error.message}")
+                continue
+            tid = state.native_tid or native.get(state.thread_id)
+            stacks.append(
+                ThreadStack(
+                    thread_id=state.thread_id,
+                    native_tid=tid,
+                    name=None,
+                    holds_gil=state.addr == holder,
+                    idle=self._idle(tid, frames),
+                    frames=tuple(frames),
+                )
+            )
+        return Sample(time.monotonic(), self.pid, tuple(stacks))
+
+    def close(self) -> None:
+        self.tasks.close()

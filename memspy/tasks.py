@@ -1,0 +1,98 @@
+"""What the kernel knows of a process's threads: their ids and whether they are running.
+
+A thread is "active" when the kernel reports it runnable ('R') in
+``/proc/PID/task/TID/stat``; the stat files are kept open and re-read with ``pread``
+(5 µs instead of 16 µs for open/read/close).
+
+Before 3.11 a thread state holds only the pthread id. glibc keeps the kernel tid inside
+``struct pthread`` (which ``pthread_t`` points at) at an offset that depends on the glibc
+build, so the offset is learnt once from the live threads, not assumed.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections import Counter
+from typing import Dict, Iterable, List, Optional, Set
+
+from memspy.errors import MemspyError
+from memspy.memory.base import Memory
+
+_PTHREAD_SCAN = 2048  # bytes of struct pthread searched for the tid
+_I32 = struct.Struct("<i")
+
+
+class Tasks:
+    def __init__(self, pid: int, memory: Memory) -> None:
+        self.pid = pid
+        self.memory = memory
+        self._fds: Dict[int, int] = {}
+        self._tid_offset: Optional[int] = None
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def tids(self) -> Set[int]:
+        try:
+            return {int(name) for name in os.listdir(f"/proc/{self.pid}/task")}
+        except OSError:
+            return set()
+
+    def is_running(self, tid: Optional[int]) -> Optional[bool]:
+        """True if runnable, False if sleeping/stopped, None when the kernel cannot say."""
+        if tid is None:
+            return None
+        fd = self._fds.get(tid)
+        try:
+            if fd is None:
+                fd = self._fds[tid] = os.open(f"/proc/{self.pid}/task/{tid}/stat", os.O_RDONLY)
+            stat = os.pread(fd, 512, 0)
+        except OSError:
+            if fd is not None:
+                os.close(self._fds.pop(tid))
+            return None
+        close = stat.rfind(b")")
+        return stat[close + 2 : close + 3] == b"R"
+
+    def forget(self, live: Iterable[int]) -> None:
+        """Close the stat files of threads that are gone."""
+        keep = set(live)
+        for tid in [t for t in self._fds if t not in keep]:
+            os.close(self._fds.pop(tid))
+
+    def native_tids(self, pthreads: List[int]) -> Dict[int, int]:
+        """Kernel tid for each pthread id, where it can be learnt (glibc only)."""
+        tids = self.tids()
+        if not tids or not pthreads:
+            return {}
+        if self._tid_offset is None:
+            self._tid_offset = self._learn_offset(pthreads, tids)
+            if self._tid_offset is None:
+                return {}
+        out = {}
+        for pthread in pthreads:
+            try:
+                tid = _I32.unpack_from(self.memory.read(pthread + self._tid_offset, 4), 0)[0]
+            except MemspyError:
+                continue
+            if tid in tids:
+                out[pthread] = tid
+        return out
+
+    def _learn_offset(self, pthreads: List[int], tids: Set[int]) -> Optional[int]:
+        """The offset at which every thread's struct pthread holds one of the live tids."""
+        votes: Counter = Counter()
+        for pthread in pthreads:
+            try:
+                raw = self.memory.read(pthread, _PTHREAD_SCAN)
+            except MemspyError:
+                continue
+            for off in range(0, _PTHREAD_SCAN, 4):
+                if _I32.unpack_from(raw, off)[0] in tids:
+                    votes[off] += 1
+        unanimous = [off for off, count in votes.items() if count == len(pthreads)]
+        # Ambiguous (a tid-like number twice in the struct): try again with more threads.
+        return unanimous[0] if len(unanimous) == 1 else None

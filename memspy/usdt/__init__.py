@@ -1,0 +1,1 @@
+"""The USDT path: CPython's static probes, traced by bpftrace, fed to the same collectors."""

@@ -1,0 +1,35 @@
+"""From a saved event log to a profile file, through the same collectors ``record`` uses."""
+
+from __future__ import annotations
+
+from memspy.collectors import StackOptions, create
+from memspy.model import ProfileInfo
+from memspy.output import write_atomic
+from memspy.usdt.events import LogStats, read_log
+
+
+def convert(
+    log_path: str,
+    output: str,
+    fmt: str,
+    info: ProfileInfo,
+    options: StackOptions,
+    allow_truncated: bool = False,
+) -> LogStats:
+    """Write ``output`` in format ``fmt`` from the log; the log is checked before any write."""
+    stats, events = read_log(log_path, allow_truncated)
+    info = ProfileInfo(
+        pid=info.pid or stats.pid,
+        command=info.command,
+        python_version=info.python_version,
+        rate_hz=info.rate_hz,
+        start_time_ns=round(stats.start * 1e9),
+        duration_s=stats.end - stats.start,
+        mode="wall",
+        extra=info.extra + (("source", "usdt"),),
+    )
+    collector = create(fmt, info, options)
+    for event in events:
+        collector.collect_event(event)
+    write_atomic(output, collector.export)
+    return stats

@@ -1,0 +1,112 @@
+"""Atomic profile writing: all of the file or none of it, and the old file kept on failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from memspy.errors import OutputError
+from memspy.output import check_writable, write_atomic
+
+
+def leftovers(directory: Path) -> list:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_writes_the_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    write_atomic(target, lambda stream: stream.write(b"profile"))
+    assert target.read_bytes() == b"profile"
+    assert leftovers(tmp_path) == []
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_failure_keeps_the_old_file_and_removes_the_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_bytes(b"old")
+
+    def fails(stream) -> None:
+        stream.write(b"half of a new")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, fails)
+    assert target.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+
+
+def test_replacing_keeps_the_mode_of_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.svg"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    write_atomic(target, lambda stream: stream.write(b"new"))
+    assert target.read_bytes() == b"new"
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_under_sudo_the_file_belongs_to_the_invoking_user(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SUDO_UID", "65534")
+    monkeypatch.setenv("SUDO_GID", "65533")
+    target = tmp_path / "out.txt"
+    write_atomic(target, lambda stream: stream.write(b"x"))
+    assert (target.stat().st_uid, target.stat().st_gid) == (65534, 65533)
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="does not exist") as error:
+        check_writable(tmp_path / "nowhere" / "out.json")
+    assert error.value.hint
+
+
+def test_parent_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(OutputError, match="is not a directory"):
+        check_writable(tmp_path / "file" / "out.json")
+
+
+def test_target_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="is a directory"):
+        check_writable(tmp_path)
+
+
+def test_directory_not_writable(tmp_path: Path) -> None:
+    # Root ignores permission bits but not a read-only file system; /proc is one for both.
+    with pytest.raises(OutputError, match="cannot write in /proc"):
+        check_writable("/proc/out.json")
+
+
+def test_file_size_limit_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE makes write() fail with EFBIG, as a full disk gives ENOSPC."""
+    target = tmp_path / "out.txt"
+    target.write_bytes(b"old")
+    script = textwrap.dedent(
+        f"""
+        import resource
+        from memspy.errors import OutputError
+        from memspy.output import write_atomic
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            write_atomic({str(target)!r}, lambda stream: stream.write(b"x" * 100000))
+        except OutputError as error:
+            print(error)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert "the file is too large" in result.stdout and "nothing was written" in result.stdout
+    assert target.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
