@@ -38,7 +38,9 @@ class CodeInfo:
 
 
 class CodeCache:
-    def __init__(self, memory: Memory, layout: Layout, objects: RemoteObjects, code_type: Optional[int]) -> None:
+    def __init__(
+        self, memory: Memory, layout: Layout, objects: RemoteObjects, code_type: Optional[int]
+    ) -> None:
         self.memory = memory
         self.objects = objects
         c = layout.code
@@ -100,7 +102,10 @@ class CodeCache:
         return info
 
     def _decode(self, addr: int, head: bytes) -> CodeInfo:
-        if self._code_type is not None and _PTR.unpack_from(head, self._type_off)[0] != self._code_type:
+        if (
+            self._code_type is not None
+            and _PTR.unpack_from(head, self._type_off)[0] != self._code_type
+        ):
             raise RemoteReadError(f"frame's code at 0x{addr:x} is not a code object")
         filename_p, name_p, table_p = (_PTR.unpack_from(head, o)[0] for o in self._fields)
         firsttraceable = (
@@ -124,4 +129,3 @@ class CodeCache:
             if len(info.lines) < MAX_LINES_PER_CODE:
                 info.lines[position] = line
         return line
-

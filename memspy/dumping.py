@@ -42,11 +42,17 @@ def thread_json(pid: int, thread: ThreadStack) -> Dict[str, Any]:
 
 
 def dump_json(sample: Sample) -> str:
-    return json.dumps([thread_json(sample.pid, t) for t in sample.threads], indent=2, ensure_ascii=False)
+    return json.dumps(
+        [thread_json(sample.pid, t) for t in sample.threads], indent=2, ensure_ascii=False
+    )
 
 
 def dump_text(sample: Sample, command: str, version: str, binary: str, errors: List[str]) -> str:
-    lines = [f"Process {sample.pid}: {printable(command)}", f"Python v{version} ({printable(binary)})", ""]
+    lines = [
+        f"Process {sample.pid}: {printable(command)}",
+        f"Python v{version} ({printable(binary)})",
+        "",
+    ]
     for thread in sample.threads:
         state = ["idle" if thread.idle else "active"]
         if thread.holds_gil:
@@ -55,9 +61,10 @@ def dump_text(sample: Sample, command: str, version: str, binary: str, errors: L
         name = f': "{printable(thread.name)}"' if thread.name is not None else ""
         lines.append(f"Thread 0x{thread.thread_id:x} ({'+'.join(state)}{native}){name}")
         for frame in thread.frames:
-            lines.append(f"    {printable(frame.name)} ({printable(frame.filename)}:{frame.lineno})")
+            lines.append(
+                f"    {printable(frame.name)} ({printable(frame.filename)}:{frame.lineno})"
+            )
         if not thread.frames:
             lines.append("    (no Python frames)")
     lines.extend(f"memspy: could not read {printable(e)}" for e in errors)
     return "\n".join(lines)
-

@@ -58,7 +58,9 @@ class PyFrameChain:
                 raise RemoteReadError("cycle in the frame chain")
             seen.add(addr)
             buf = self.memory.read(addr, self._size)
-            out.append((_PTR.unpack_from(buf, self._code)[0], _I32.unpack_from(buf, self._lasti)[0]))
+            out.append(
+                (_PTR.unpack_from(buf, self._code)[0], _I32.unpack_from(buf, self._lasti)[0])
+            )
             addr = _PTR.unpack_from(buf, self._back)[0]
         return out, False
 
@@ -108,7 +110,12 @@ class InterpreterFrameChain:
         self._cframe_current = layout.cframe.current_frame
         self._current_off = t.current_frame
         self._chunk_off, self._top_off = t.datastack_chunk, t.datastack_top
-        self._exec, self._prev, self._instr, self._owner = f.executable, f.previous, f.instr, f.owner
+        self._exec, self._prev, self._instr, self._owner = (
+            f.executable,
+            f.previous,
+            f.instr,
+            f.owner,
+        )
         self._frame_size = f.sizeof
         self._generator = o.generator
         self._cstack = o.cstack

@@ -35,7 +35,9 @@ class RemoteObjects:
         else:
             self._str_type = types.get("PyUnicode_Type")
             self.string = self._unicode
-        self._bytes_type = types.get("PyString_Type" if layout.features.string_model == "bytes" else "PyBytes_Type")
+        self._bytes_type = types.get(
+            "PyString_Type" if layout.features.string_model == "bytes" else "PyBytes_Type"
+        )
         bytes_section = layout.py2str if layout.features.string_model == "bytes" else layout.bytes
         self._bytes_size_off = bytes_section.size
         self._bytes_data_off = bytes_section.sval
@@ -79,7 +81,9 @@ class RemoteObjects:
             raise RemoteReadError(f"str at 0x{addr:x} has impossible kind {kind}")
         if (state >> u.state_compact_shift) & 1:
             ascii_ = (state >> u.state_ascii_shift) & 1
-            data = self._sized(addr, u.ascii_sizeof if ascii_ else u.compact_sizeof, length * kind, head)
+            data = self._sized(
+                addr, u.ascii_sizeof if ascii_ else u.compact_sizeof, length * kind, head
+            )
         else:
             pointer = _PTR.unpack_from(head, u.data_any)[0]
             data = self.memory.read(pointer, length * kind) if length else b""

@@ -29,14 +29,20 @@ _WAITING = {("wait", "threading.py"), ("select", "selectors.py"), ("poll", "sele
 class PythonProcess:
     """Attached to one CPython process; ``sample()`` reads every thread's stack."""
 
-    def __init__(self, pid: int, max_depth: int = DEFAULT_MAX_DEPTH, init_timeout: float = INIT_TIMEOUT) -> None:
+    def __init__(
+        self, pid: int, max_depth: int = DEFAULT_MAX_DEPTH, init_timeout: float = INIT_TIMEOUT
+    ) -> None:
         self.pid = pid
         self.memory = ProcessMemory(pid)
         self.image: PythonImage = find_python(pid, self.memory)
         self.layout: Layout = load_layout(*self.image.version.minor_key)
         self.objects = RemoteObjects(self.memory, self.layout, self.image.addresses)
-        self.codes = CodeCache(self.memory, self.layout, self.objects, self.image.address("PyCode_Type"))
-        self.chain = FRAME_CHAINS[self.layout.features.frame_model](self.memory, self.layout, self.codes, max_depth)
+        self.codes = CodeCache(
+            self.memory, self.layout, self.objects, self.image.address("PyCode_Type")
+        )
+        self.chain = FRAME_CHAINS[self.layout.features.frame_model](
+            self.memory, self.layout, self.codes, max_depth
+        )
         self.threads = Threads(
             self.memory,
             self.layout,
@@ -82,13 +88,16 @@ class PythonProcess:
                 pass
             if time.monotonic() >= deadline:
                 raise NotAPythonProcess(
-                    f"the Python interpreter in process {self.pid} did not initialise within {timeout:g}s",
+                    f"the Python interpreter in process {self.pid} "
+                    f"did not initialise within {timeout:g}s",
                     "is it still starting, or finalising?",
                 )
             time.sleep(0.02)
 
     def _native_tids(self, states: List[ThreadState]) -> Dict[int, int]:
-        missing = [s.thread_id for s in states if s.native_tid is None and s.thread_id not in self._native]
+        missing = [
+            s.thread_id for s in states if s.native_tid is None and s.thread_id not in self._native
+        ]
         if missing:
             self._native.update(self.tasks.native_tids(missing))
         return self._native

@@ -55,7 +55,9 @@ def _walk_list(
 class Threads:
     """Reads the thread states of every interpreter, and the GIL holder."""
 
-    def __init__(self, memory: Memory, layout: Layout, head_addr: int, tstate_current: Optional[int]) -> None:
+    def __init__(
+        self, memory: Memory, layout: Layout, head_addr: int, tstate_current: Optional[int]
+    ) -> None:
         self.memory = memory
         self.layout = layout
         self._head_addr = head_addr  # address of the pointer to the first interpreter
@@ -76,7 +78,9 @@ class Threads:
         out = []
         for interp in interps:
             first = _ptr(self.memory, interp + self.layout.interp.tstate_head)
-            for addr, data in _walk_list(self.memory, first, self._next, self._size, MAX_THREADS, "thread"):
+            for addr, data in _walk_list(
+                self.memory, first, self._next, self._size, MAX_THREADS, "thread"
+            ):
                 ntid = _I32.unpack_from(data, self._ntid)[0] if self._ntid is not None else None
                 tid = _PTR.unpack_from(data, self._tid)[0]
                 out.append(ThreadState(addr, interp, data, tid, ntid or None))
@@ -113,4 +117,3 @@ _GIL_READERS: Dict[str, Callable[[Threads, List[int]], int]] = {
     "runtime_gilstate": Threads._from_runtime,
     "interp_gil": Threads._from_interp,
 }
-

@@ -99,7 +99,9 @@ def find_python(pid: int, memory: Memory) -> PythonImage:
         bias = elf.load_bias(maps, mapped_path)
         if bias is None:
             continue
-        addresses = {name: elf.symbols[name] + bias for name in WANTED_SYMBOLS if name in elf.symbols}
+        addresses = {
+            name: elf.symbols[name] + bias for name in WANTED_SYMBOLS if name in elf.symbols
+        }
         buffer = elf.symbol(*VERSION_BUFFER_SYMBOLS)
         version = detect_version(
             memory,

@@ -22,9 +22,11 @@ def main() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``main``.
-    from memspy.cli import dump  # noqa: F401
-    from memspy.cli import probes  # noqa: F401
-    from memspy.cli import trace  # noqa: F401
+    from memspy.cli import (
+        dump,  # noqa: F401
+        probes,  # noqa: F401
+        trace,  # noqa: F401
+    )
 
 
 _register()

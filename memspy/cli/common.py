@@ -11,7 +11,7 @@ from memspy.errors import MemspyError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(error: MemspyError) -> "NoReturn":  # noqa: F821
+def fail(error: MemspyError) -> NoReturn:  # noqa: F821
     message = f"memspy: error: {error.message}"
     if error.hint:
         message += f" ({error.hint})"

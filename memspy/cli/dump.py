@@ -14,7 +14,9 @@ from memspy.procinfo import command_line
 
 @main.command()
 @click.option("-p", "--pid", type=int, required=True, help="PID of the running Python process.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON shaped like `py-spy dump --json`.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON shaped like `py-spy dump --json`."
+)
 @click.option(
     "--max-depth",
     type=click.IntRange(1, 1_000_000),
@@ -37,4 +39,8 @@ def dump(pid: int, as_json: bool, max_depth: int) -> None:
     if as_json:
         click.echo(dump_json(sample))
     else:
-        click.echo(dump_text(sample, command_line(pid), process.version, process.image.path, process.errors))
+        click.echo(
+            dump_text(
+                sample, command_line(pid), process.version, process.image.path, process.errors
+            )
+        )

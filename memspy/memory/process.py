@@ -13,7 +13,7 @@ import errno
 import os
 from typing import List, Sequence, Tuple
 
-from memspy.errors import PermissionDenied, ProcessNotFound, RemoteReadError, TargetExited
+from memspy.errors import PermissionDenied, RemoteReadError, TargetExited
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -46,7 +46,9 @@ PERMISSION_HINT = (
 
 
 def permission_error(pid: int) -> PermissionDenied:
-    return PermissionDenied(f"permission denied reading the memory of process {pid}", PERMISSION_HINT)
+    return PermissionDenied(
+        f"permission denied reading the memory of process {pid}", PERMISSION_HINT
+    )
 
 
 class ProcessMemory:

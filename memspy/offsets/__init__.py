@@ -14,7 +14,15 @@ from memspy.errors import UnsupportedVersion
 from memspy.offsets.schema import FEATURES, SECTIONS, SYMBOL_FIELDS
 
 SUPPORTED: Tuple[Tuple[int, int], ...] = (
-    (2, 7), (3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13),
+    (2, 7),
+    (3, 6),
+    (3, 7),
+    (3, 8),
+    (3, 9),
+    (3, 10),
+    (3, 11),
+    (3, 12),
+    (3, 13),
 )
 
 
