@@ -1,16 +1,42 @@
 """The ``memspy`` command: options and messages only; every command delegates.
 
-Each subcommand lives in its own module and registers itself on ``main``.
+Each subcommand lives in its own module, listed in ``COMMANDS``, and registers itself on
+``main`` when imported.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import List, Optional
 
 import click
 
 from memspy import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommands by name -> module. A module is imported only when its command runs (or
+# help lists it), so `memspy dump` does not pay for the writers or the tracer.
+COMMANDS = {
+    "dump": "memspy.cli.dump",
+    "record": "memspy.cli.record",
+    "probes": "memspy.cli.probes",
+    "trace": "memspy.cli.trace",
+    "report": "memspy.cli.report",
+    "diff": "memspy.cli.diff",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        if name not in self.commands and name in COMMANDS:
+            importlib.import_module(COMMANDS[name])  # registers itself on ``main``
+        return self.commands.get(name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="memspy")
 def main() -> None:
     """memspy: a sampling profiler for running CPython processes (2.7, 3.6-3.13).
@@ -18,15 +44,3 @@ def main() -> None:
     It reads the target's memory from outside with process_vm_readv: no change to the
     target, no debugger, no BPF.
     """
-
-
-def _register() -> None:
-    # Imported for their side effect of adding commands to ``main``.
-    from memspy.cli import (
-        dump,  # noqa: F401
-        probes,  # noqa: F401
-        trace,  # noqa: F401
-    )
-
-
-_register()

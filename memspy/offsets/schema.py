@@ -35,6 +35,7 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "tstate_head",  # interp->tstate_head / interp->threads.head
         "modules",  # interp->modules / interp->imports.modules
         "ceval_gil",  # interp->ceval.gil, a pointer (3.12+)
+        "own_gil",  # interp->_gil, the struct ceval_gil points to for the main interpreter (3.12+)
     ),
     "gil": (  # struct _gil_runtime_state, reached through interp.ceval_gil (3.12+)
         "locked",
@@ -83,10 +84,20 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
     ),
     "object": ("refcnt", "type", "sizeof"),
     "varobject": ("size", "sizeof"),
-    "type": ("name", "basicsize", "flags", "dictoffset"),
+    "type": (
+        "name",
+        "basicsize",
+        "itemsize",  # needed to resolve a negative tp_dictoffset (var-sized objects)
+        "flags",
+        "dictoffset",
+    ),
+    "heaptype": (  # PyHeapTypeObject, 3.x
+        "cached_keys",  # ht_cached_keys: the shared keys of split/managed instance dicts
+    ),
     "tpflags": (  # Py_TPFLAGS_* bit values
         "managed_dict",  # 3.11+
         "inline_values",  # 3.13
+        "int_subclass",  # 2.7 int
         "long_subclass",
         "unicode_subclass",  # 3.x
         "string_subclass",  # 2.7 str
@@ -106,8 +117,16 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
     ),
     "py2str": ("size", "sval"),  # 2.7 PyStringObject
     "py2unicode": ("length", "str", "unicode_size"),  # 2.7 PyUnicodeObject, Py_UNICODE size
+    "py2int": ("ival",),  # 2.7 PyIntObject.ob_ival (a C long); thread idents are ints there
     "bytes": ("size", "sval"),  # 3.x PyBytesObject
-    "long": ("digit", "lv_tag", "digit_bits", "digit_size"),
+    "long": (
+        "digit",  # ob_digit / long_value.ob_digit
+        "lv_tag",  # 3.12+
+        "lv_tag_size_shift",  # _PyLong_NON_SIZE_BITS: ndigits = lv_tag >> this (3.12+)
+        "lv_tag_sign_mask",  # _PyLong_SIGN_MASK: sign = 1 - (lv_tag & this) (3.12+)
+        "digit_bits",  # PyLong_SHIFT
+        "digit_size",  # sizeof(digit)
+    ),
     "tuple": ("item",),
     "list": ("item", "allocated"),
     "dict": (
@@ -124,11 +143,21 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "dk_log2_size",  # 3.11+
         "dk_log2_index_bytes",  # 3.11+
         "dk_kind",  # 3.11+
+        "kind_general",  # DICT_KEYS_GENERAL: dk_kind whose entries are PyDictKeyEntry (3.11+)
         "dk_nentries",
         "dk_indices",
     ),
     "module": ("md_dict",),
-    "inline_values": ("values", "sizeof"),  # 3.13 _PyObject_InlineValues / 3.11+ values
+    "managed": (  # where a Py_TPFLAGS_MANAGED_DICT object keeps its dict (3.11+)
+        "dict",  # MANAGED_DICT_OFFSET: dict pointer slot, relative to the object (negative)
+        "values",  # 3.11: PyDictValues* slot, relative to the object (negative)
+        "values_tag",  # 3.12: an odd dict slot holds a PyDictValues* minus this; add it back
+    ),
+    "inline_values": (  # PyDictValues (3.11+); in 3.13 inline at object + tp_basicsize
+        "values",  # the PyObject* array, indexed like the type's ht_cached_keys entries
+        "valid",  # 3.13: u8, 0 once the values moved into a real dict
+        "sizeof",
+    ),
 }
 
 # The symbols section holds names, not offsets.

@@ -1,0 +1,240 @@
+"""``memspy record``: sample a process (or a command memspy starts) into a profile file."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import List, Optional, Tuple
+
+import click
+
+from memspy.cli import main
+from memspy.cli.common import reports_errors
+from memspy.collectors import FORMATS, StackOptions, create, format_for_path
+from memspy.frames import DEFAULT_MAX_DEPTH
+from memspy.model import ProfileInfo
+from memspy.output import check_writable, write_atomic
+from memspy.procinfo import command_line
+from memspy.process import PythonProcess
+from memspy.recording import Recording, attach_child, exit_status
+from memspy.sampler import RunStats, Sampler, Targets
+
+
+def _say(message: str) -> None:
+    click.echo(f"memspy: {message}", err=True)
+
+
+class StatusLine:
+    """A live line on a terminal; nothing at all when stderr is not one (CI logs stay clean)."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self._next = 0.0
+
+    def update(self, stats: RunStats) -> None:
+        now = time.monotonic()
+        if not self.enabled or now < self._next:
+            return
+        self._next = now + 0.25
+        elapsed = now - stats.started
+        rate = stats.ticks / elapsed if elapsed > 0 else 0.0
+        sys.stderr.write(
+            f"\rmemspy: {elapsed:6.1f}s  {stats.samples} samples  {rate:6.1f} Hz  "
+            f"{stats.error_count} errors  (Ctrl-C to stop)\x1b[K"
+        )
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("-p", "--pid", type=int, help="PID of a running Python process to profile.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Profile file to write."
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    help="Output format; by default inferred from the output file's extension.",
+)
+@click.option("-r", "--rate", type=click.FloatRange(0.1, 100_000), default=100.0, show_default=True,
+              help="Samples per second.")
+@click.option("-d", "--duration", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this many seconds (default: until Ctrl-C or the target exits).")
+@click.option("--idle", is_flag=True, help="Include idle (waiting, sleeping) threads.")
+@click.option("--gil", is_flag=True, help="Only sample the thread holding the GIL.")
+@click.option("--threads", is_flag=True, help="Show the thread as the root frame of each stack.")
+@click.option("--function", is_flag=True, help="Aggregate by function, not by line.")
+@click.option("--nolineno", is_flag=True, help="Leave line numbers out of the profile.")
+@click.option("-s", "--subprocesses", is_flag=True,
+              help="Also sample child Python processes, including ones started later.")
+@click.option("--blocking", is_flag=True,
+              help="Pause the target during each sample for a consistent snapshot (uses ptrace).")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
+              help="Also write a Markdown summary (top functions, rate, errors) to this file.")
+@click.option("--max-depth", type=click.IntRange(1, 1_000_000), default=DEFAULT_MAX_DEPTH,
+              show_default=True, help="Frames per thread before a stack is cut.")
+@click.option("-v", "--verbose", is_flag=True, help="Say why each dropped sample was dropped.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@reports_errors
+def record(
+    pid: Optional[int],
+    output: Optional[str],
+    fmt: Optional[str],
+    rate: float,
+    duration: Optional[float],
+    idle: bool,
+    gil: bool,
+    threads: bool,
+    function: bool,
+    nolineno: bool,
+    subprocesses: bool,
+    blocking: bool,
+    summary_path: Optional[str],
+    max_depth: int,
+    verbose: bool,
+    command: Tuple[str, ...],
+) -> None:
+    """Sample a Python process into a profile.
+
+    \b
+      memspy record -p PID -o out.speedscope.json
+      memspy record -o out.speedscope.json -- python app.py args...
+
+    Runs until Ctrl-C, the target's exit or --duration. With a command, memspy exits with
+    the command's own exit status. Its own messages go to stderr only.
+    """
+    if (pid is None) == (not command):
+        raise click.UsageError("give either -p PID or a command after --")
+    if output is None:
+        output = time.strftime("memspy-%Y%m%d-%H%M%S.speedscope.json")
+    fmt = fmt or format_for_path(output)
+    check_writable(output)
+    if summary_path:
+        check_writable(summary_path)
+    options = StackOptions(threads=threads, function=function, lineno=not nolineno)
+    stop = threading.Event()
+    child = subprocess.Popen(list(command)) if command else None
+    previous = _install_signal_handlers(stop, child)
+    try:
+        _run(
+            pid, child, output, fmt, options, rate, duration, idle, gil, subprocesses,
+            blocking, summary_path, max_depth, verbose, stop,
+        )
+    finally:
+        for signum, handler in previous:
+            signal.signal(signum, handler)
+    if child is not None:
+        status = exit_status(child)
+        if status:
+            _say(f"the command exited with status {status}")
+        sys.exit(status)
+
+
+def _install_signal_handlers(
+    stop: threading.Event, child: Optional[subprocess.Popen]
+) -> List[Tuple[int, object]]:
+    """Ctrl-C and SIGTERM end the sampling loop, which then writes the file.
+
+    SIGTERM is passed on to a command memspy started; SIGINT only when the terminal did
+    not already deliver it to the command (memspy not in the foreground, or no terminal).
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+        if child is not None and child.poll() is None and _should_forward(signum):
+            child.send_signal(signum)
+
+    previous = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous.append((signum, signal.signal(signum, handler)))
+    return previous
+
+
+def _should_forward(signum: int) -> bool:
+    if signum != signal.SIGINT:
+        return True
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) != os.getpgrp()
+    except (OSError, ValueError):
+        return True
+
+
+def _run(
+    pid: Optional[int],
+    child: Optional[subprocess.Popen],
+    output: str,
+    fmt: str,
+    options: StackOptions,
+    rate: float,
+    duration: Optional[float],
+    idle: bool,
+    gil: bool,
+    subprocesses: bool,
+    blocking: bool,
+    summary_path: Optional[str],
+    max_depth: int,
+    verbose: bool,
+    stop: threading.Event,
+) -> None:
+    if child is not None:
+        root = attach_child(child, max_depth, stop, follow=subprocesses)
+    else:
+        assert pid is not None
+        root = PythonProcess(pid, max_depth=max_depth)
+    target_pid = root.pid if root is not None else (child.pid if child else pid)
+    info = ProfileInfo(
+        pid=target_pid or 0,
+        command=command_line(target_pid) if target_pid else "",
+        python_version=root.version if root is not None else "",
+        rate_hz=rate,
+        start_time_ns=time.time_ns(),
+        mode="wall" if idle else "cpu",
+    )
+    recording = Recording(create(fmt, info, options), idle=idle, gil=gil)
+    stats = RunStats(requested_rate=rate)
+    if root is not None:
+        _say(f"sampling process {root.pid} (Python {root.version}) at {rate:g} Hz")
+        targets = Targets(root, follow=subprocesses, blocking=blocking, max_depth=max_depth)
+        status = StatusLine()
+        sampler = Sampler(
+            targets, rate, recording.add, duration=duration, stop=stop, on_tick=status.update,
+            verbose=_say if verbose else None,
+        )
+        try:
+            stats = sampler.run()
+        finally:
+            targets.close()
+            status.clear()
+    elif child is not None:
+        _say("the command never became a Python process that memspy could read; "
+             "the profile will be empty (try --subprocesses if it starts Python as a child)")
+        stats.end_reason = "command exited"
+    recording.finish(dataclasses.replace(info, duration_s=stats.duration))
+    write_atomic(output, recording.collector.export)
+    _report(stats, output, recording, summary_path)
+
+
+def _report(stats: RunStats, output: str, recording: Recording, summary_path: Optional[str]) -> None:
+    reason = {"target exited": "the target exited", "duration reached": "--duration reached",
+              "interrupted": "interrupted"}.get(stats.end_reason, stats.end_reason)
+    if reason:
+        _say(f"stopped: {reason}")
+    lines = recording.summary_lines(stats)
+    for line in lines:
+        click.echo(line, err=True)
+    if summary_path:
+        write_atomic(summary_path, lambda f: f.write(recording.summary_markdown(stats).encode()))
+        _say(f"wrote summary to {summary_path}")
+    _say(f"wrote {recording.collector.name} profile to {output}")
+

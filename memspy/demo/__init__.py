@@ -1,0 +1,1 @@
+"""A small workload to profile: ``python -m memspy.demo``."""
