@@ -16,6 +16,7 @@ from typing import Dict, Iterable, Optional
 from memspy.errors import MemspyError, RemoteReadError
 from memspy.linetable import decode_line
 from memspy.memory.base import Memory
+from memspy.model import Frame
 from memspy.objects import RemoteObjects
 from memspy.offsets import Layout
 
@@ -23,7 +24,7 @@ _PTR = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 
 MAX_CODES = 100_000  # cached code objects before the cache is dropped and rebuilt
-MAX_LINES_PER_CODE = 4096  # cached (position -> line) answers per code object
+MAX_FRAMES_PER_CODE = 4096  # cached (position -> Frame) answers per code object
 
 
 @dataclass
@@ -34,7 +35,7 @@ class CodeInfo:
     linetable: bytes
     firsttraceable: int  # instruction index before which a frame is incomplete (3.11+)
     identity: bytes  # the immutable header fields this decoding was made from
-    lines: Dict[int, int]
+    frames: Dict[int, Frame]  # decoded frames by position, reused sample after sample
 
 
 class CodeCache:
@@ -54,7 +55,6 @@ class CodeCache:
         # The identity header spans the type pointer, the three pointers and the ints.
         self._header_size = max(self._fields + ints + [self._type_off]) + 8
         self._linetable_kind = layout.features.linetable
-        self.code_adaptive = c.code_adaptive
         self._cache: Dict[int, CodeInfo] = {}
         self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
 
@@ -118,14 +118,13 @@ class CodeCache:
             linetable=self.objects.bytes(table_p),
             firsttraceable=firsttraceable,
             identity=self._identity(head),
-            lines={},
+            frames={},
         )
 
-    def line(self, info: CodeInfo, position: int) -> int:
-        """The line for ``position`` (f_lasti, or the 3.11+ instruction index)."""
-        line = info.lines.get(position)
-        if line is None:
-            line = decode_line(self._linetable_kind, info.linetable, info.firstlineno, position)
-            if len(info.lines) < MAX_LINES_PER_CODE:
-                info.lines[position] = line
-        return line
+    def frame(self, info: CodeInfo, position: int) -> Frame:
+        """The frame at ``position`` (f_lasti, or the 3.11+ instruction index), cached."""
+        line = decode_line(self._linetable_kind, info.linetable, info.firstlineno, position)
+        frame = Frame(info.name, info.filename, line)
+        if len(info.frames) < MAX_FRAMES_PER_CODE:
+            info.frames[position] = frame
+        return frame

@@ -6,15 +6,20 @@ thread's data-stack chunks, which are read whole so a deep stack costs a few rea
 one per frame. Frames of generators and coroutines live in their objects and C-stack
 entry frames on the C stack: those are read one by one.
 
-Both walks are bounded (depth, cycles) because target memory is untrusted and changes
-under us; the layout decides which walk a version gets, nowhere else.
+A walk has three steps so that a sample of many threads costs few system calls:
+``prefetch`` names what to read ahead for a thread (all threads are read in one batch),
+``raw`` follows the chain, and ``decode`` turns it into ``Frame``s once every code object
+met in the sample has been checked in one more batch. Walks are bounded (depth, cycles)
+because target memory is untrusted and changes under us; the layout decides which walk a
+version gets, nowhere else.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from memspy.chains import guess_regions, read_chain
 from memspy.codes import CodeCache
 from memspy.errors import RemoteReadError
 from memspy.memory.base import Memory
@@ -28,53 +33,88 @@ DEFAULT_MAX_DEPTH = 4096
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
 MAX_CHUNKS = 4096
 
+# One frame as walked: code address, position (f_lasti or instruction index), and whether
+# CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
+RawFrame = Tuple[int, int, bool]
+Prefetched = Sequence[Optional[bytes]]
 
-def truncated_frame(dropped: str) -> Frame:
+
+def truncated_frame(max_depth: int) -> Frame:
     """The marker put where a stack was cut at the depth limit."""
-    return Frame(f"<truncated: {dropped}>", "<memspy>", 0)
+    return Frame(f"<truncated: deeper than {max_depth} frames>", "<memspy>", 0)
 
 
-class PyFrameChain:
-    """2.7-3.10: follow ``tstate->frame`` and ``f_back``; lines from ``f_lasti``."""
+class FrameChain:
+    """What both walks share: the depth limit and turning raw frames into ``Frame``s."""
 
-    def __init__(self, memory: Memory, layout: Layout, codes: CodeCache, max_depth: int) -> None:
+    def __init__(self, memory: Memory, codes: CodeCache, max_depth: int) -> None:
         self.memory = memory
         self.codes = codes
         self.max_depth = max_depth
+
+    def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
+        raise NotImplementedError
+
+    def raw(
+        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
+    ) -> Tuple[List[RawFrame], bool]:
+        raise NotImplementedError
+
+    def decode(self, raw: List[RawFrame], cut: bool) -> List[Frame]:
+        """Frames innermost first; call after ``codes.validate`` saw every code address."""
+        get = self.codes.get
+        result = []
+        for code_addr, position, hideable in raw:
+            info = get(code_addr)
+            frame = info.frames.get(position)
+            if frame is None:
+                if hideable and position < info.firsttraceable:
+                    continue
+                frame = self.codes.frame(info, position)
+            result.append(frame)
+        if cut:
+            result.append(truncated_frame(self.max_depth))
+        return result
+
+
+class PyFrameChain(FrameChain):
+    """2.7-3.10: follow ``tstate->frame`` and ``f_back``; lines from ``f_lasti``.
+
+    Frame objects live on the heap: the addresses of the last walk of the same thread
+    are read ahead in the sample's batch, so an unchanged stack costs no extra reads.
+    """
+
+    def __init__(self, memory: Memory, layout: Layout, codes: CodeCache, max_depth: int) -> None:
+        super().__init__(memory, codes, max_depth)
         f = layout.pyframe
         self._top_off = layout.tstate.frame
         self._back, self._code, self._lasti = f.f_back, f.f_code, f.f_lasti
         self._size = max(f.f_back, f.f_code, f.f_lasti) + 8
+        self._guess: Dict[int, List[int]] = {}  # thread state -> frame addresses last time
 
-    def raw(self, tstate: bytes) -> Tuple[List[Tuple[int, int]], bool]:
-        """(code address, f_lasti) pairs innermost first, and whether the walk was cut."""
-        addr = _PTR.unpack_from(tstate, self._top_off)[0]
-        out: List[Tuple[int, int]] = []
-        seen = set()
-        while addr:
-            if len(out) >= self.max_depth:
-                return out, True
-            if addr in seen:
-                raise RemoteReadError("cycle in the frame chain")
-            seen.add(addr)
-            buf = self.memory.read(addr, self._size)
-            out.append(
-                (_PTR.unpack_from(buf, self._code)[0], _I32.unpack_from(buf, self._lasti)[0])
-            )
-            addr = _PTR.unpack_from(buf, self._back)[0]
-        return out, False
+    def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
+        return guess_regions(self._guess.get(tstate_addr, ()), self._size, self.max_depth)
 
-    def frames(self, tstate: bytes) -> List[Frame]:
-        raw, cut = self.raw(tstate)
-        codes = self.codes
-        codes.validate(code for code, _ in raw)
-        result = []
-        for code_addr, lasti in raw:
-            info = codes.get(code_addr)
-            result.append(Frame(info.name, info.filename, codes.line(info, lasti)))
-        if cut:
-            result.append(truncated_frame(f"deeper than {self.max_depth} frames"))
-        return result
+    def raw(
+        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
+    ) -> Tuple[List[RawFrame], bool]:
+        first = _PTR.unpack_from(tstate, self._top_off)[0]
+        guess = self._guess.get(tstate_addr, ())
+        nodes, cut = read_chain(
+            self.memory, first, self._back, self._size, guess, prefetched, self.max_depth, "frame"
+        )
+        self._guess[tstate_addr] = [addr for addr, _ in nodes]
+        code, lasti = self._code, self._lasti
+        return [
+            (_PTR.unpack_from(data, code)[0], _I32.unpack_from(data, lasti)[0], False)
+            for _, data in nodes
+        ], cut
+
+    def forget(self, live: Sequence[int]) -> None:
+        """Drop the read-ahead of threads that are gone."""
+        keep = set(live)
+        for addr in [a for a in self._guess if a not in keep]:
+            del self._guess[addr]
 
 
 class _Regions:
@@ -93,7 +133,7 @@ class _Regions:
         return None
 
 
-class InterpreterFrameChain:
+class InterpreterFrameChain(FrameChain):
     """3.11+: follow ``previous`` from the thread's current frame, skipping what CPython skips.
 
     CPython hides "incomplete" frames: C-stack entry frames (owner >= CSTACK, 3.12+) and
@@ -102,44 +142,31 @@ class InterpreterFrameChain:
     """
 
     def __init__(self, memory: Memory, layout: Layout, codes: CodeCache, max_depth: int) -> None:
-        self.memory = memory
-        self.codes = codes
-        self.max_depth = max_depth
+        super().__init__(memory, codes, max_depth)
         t, f, o, ch = layout.tstate, layout.iframe, layout.owner, layout.stack_chunk
         self._cframe_off = t.cframe
         self._cframe_current = layout.cframe.current_frame
         self._current_off = t.current_frame
         self._chunk_off, self._top_off = t.datastack_chunk, t.datastack_top
-        self._exec, self._prev, self._instr, self._owner = (
-            f.executable,
-            f.previous,
-            f.instr,
-            f.owner,
-        )
+        self._exec, self._prev, self._instr = f.executable, f.previous, f.instr
+        self._owner = f.owner
         self._frame_size = f.sizeof
         self._generator = o.generator
         self._cstack = o.cstack
         self._chunk_prev, self._chunk_top, self._chunk_data = ch.previous, ch.top, ch.data
         self._code_adaptive = layout.code.code_adaptive
 
-    def _current(self, tstate: bytes) -> int:
-        if self._current_off is not None:
-            return _PTR.unpack_from(tstate, self._current_off)[0]
-        cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
-        if not cframe:
-            return 0
-        return _PTR.unpack_from(self.memory.read(cframe + self._cframe_current, 8), 0)[0]
-
-    def _chunks(self, tstate: bytes) -> Tuple[_Regions, int]:
-        """The current chunk's used part, and the address of the chunk before it."""
-        regions = _Regions()
+    def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
+        """The current chunk's used part; on 3.11/3.12 also the cframe's frame pointer."""
+        regions = []
+        if self._current_off is None:
+            cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
+            regions.append((cframe + self._cframe_current, 8))
         chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
         top = _PTR.unpack_from(tstate, self._top_off)[0]
-        if not chunk or not chunk < top <= chunk + MAX_CHUNK_BYTES:
-            return regions, 0
-        data = self.memory.read(chunk, top - chunk)
-        regions.add(chunk, data)
-        return regions, _PTR.unpack_from(data, self._chunk_prev)[0]
+        if chunk and chunk < top <= chunk + MAX_CHUNK_BYTES:
+            regions.append((chunk, top - chunk))
+        return regions
 
     def _older_chunk(self, regions: _Regions, chunk: int) -> int:
         """Read the used part of an older chunk; return the one before it."""
@@ -150,16 +177,27 @@ class InterpreterFrameChain:
         regions.add(chunk, self.memory.read(chunk, used))
         return _PTR.unpack_from(head, self._chunk_prev)[0]
 
-    def raw(self, tstate: bytes) -> Tuple[List[Tuple[int, int, int]], bool]:
-        """(code address, instruction address, owner) innermost first; whether it was cut."""
-        addr = self._current(tstate)
-        if not addr:
-            return [], False
-        regions, older = self._chunks(tstate)
+    def raw(
+        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
+    ) -> Tuple[List[RawFrame], bool]:
+        prefetched = list(prefetched)
+        if self._current_off is not None:
+            addr = _PTR.unpack_from(tstate, self._current_off)[0]
+        else:
+            pointer = prefetched.pop(0) if prefetched else None
+            if pointer is None:
+                raise RemoteReadError("cannot read the thread's current frame pointer")
+            addr = _PTR.unpack_from(pointer, 0)[0]
+        regions = _Regions()
+        older = 0
+        if prefetched and prefetched[0] is not None:
+            chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
+            regions.add(chunk, prefetched[0])
+            older = _PTR.unpack_from(prefetched[0], self._chunk_prev)[0]
         chunks_left = MAX_CHUNKS
-        out: List[Tuple[int, int, int]] = []
+        out: List[RawFrame] = []
         seen = set()
-        size = self._frame_size
+        size, cstack, generator = self._frame_size, self._cstack, self._generator
         while addr:
             if len(out) >= self.max_depth:
                 return out, True
@@ -171,36 +209,14 @@ class InterpreterFrameChain:
                 older = self._older_chunk(regions, older)
                 chunks_left -= 1
                 found = regions.find(addr, size)
-            if found is None:
-                buf, off = self.memory.read(addr, size), 0
-            else:
-                buf, off = found
-            out.append(
-                (
-                    _PTR.unpack_from(buf, off + self._exec)[0],
-                    _PTR.unpack_from(buf, off + self._instr)[0],
-                    buf[off + self._owner],
-                )
-            )
+            buf, off = found if found is not None else (self.memory.read(addr, size), 0)
+            owner = buf[off + self._owner]
+            if cstack is None or owner < cstack:
+                code = _PTR.unpack_from(buf, off + self._exec)[0]
+                instr = _PTR.unpack_from(buf, off + self._instr)[0]
+                out.append((code, (instr - code - self._code_adaptive) // 2, owner != generator))
             addr = _PTR.unpack_from(buf, off + self._prev)[0]
         return out, False
-
-    def frames(self, tstate: bytes) -> List[Frame]:
-        raw, cut = self.raw(tstate)
-        cstack = self._cstack
-        visible = [r for r in raw if cstack is None or r[2] < cstack]
-        codes = self.codes
-        codes.validate(code for code, _, _ in visible)
-        result = []
-        for code_addr, instr, owner in visible:
-            info = codes.get(code_addr)
-            index = (instr - code_addr - self._code_adaptive) // 2
-            if owner != self._generator and index < info.firsttraceable:
-                continue
-            result.append(Frame(info.name, info.filename, codes.line(info, index)))
-        if cut:
-            result.append(truncated_frame(f"deeper than {self.max_depth} frames"))
-        return result
 
 
 FRAME_CHAINS: Dict[str, type] = {"pyframe": PyFrameChain, "iframe": InterpreterFrameChain}

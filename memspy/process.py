@@ -13,6 +13,7 @@ from memspy.binary import PythonImage, find_python
 from memspy.codes import CodeCache
 from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
 from memspy.frames import DEFAULT_MAX_DEPTH, FRAME_CHAINS
+from memspy.memory.base import read_regions
 from memspy.memory.process import ProcessMemory
 from memspy.model import Frame, Sample, ThreadStack
 from memspy.objects import RemoteObjects
@@ -79,8 +80,8 @@ class PythonProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                interps = self.threads.interpreters()
-                if interps and self.threads.states(interps):
+                states, _ = self.threads.snapshot()
+                if states:
                     return
             except TargetExited:
                 raise
@@ -116,14 +117,29 @@ class PythonProcess:
         described in ``self.errors``; a failure of the thread list itself raises."""
         self.errors = []
         self.codes.new_sample()
-        interps = self.threads.interpreters()
-        states = self.threads.states(interps)
-        holder = self.threads.gil_holder(interps)
+        states, holder = self.threads.snapshot()
         native = self._native_tids(states)
-        stacks = []
+        chain = self.chain
+        # Everything each thread's walk needs first, read in one batch for all threads.
+        spans, regions = [], []
         for state in states:
+            wanted = chain.prefetch(state.addr, state.data)
+            spans.append((len(regions), len(regions) + len(wanted)))
+            regions.extend(wanted)
+        prefetched = read_regions(self.memory, regions)
+        walks = []
+        for state, (start, end) in zip(states, spans):
             try:
-                frames = self.chain.frames(state.data)
+                walks.append((state, *chain.raw(state.addr, state.data, prefetched[start:end])))
+            except TargetExited:
+                raise
+            except MemspyError as error:
+                self.errors.append(f"thread {state.thread_id}: {error.message}")
+        self.codes.validate(code for _, raw, _ in walks for code, _, _ in raw)
+        stacks = []
+        for state, raw, cut in walks:
+            try:
+                frames = chain.decode(raw, cut)
             except TargetExited:
                 raise
             except MemspyError as error:

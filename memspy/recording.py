@@ -77,5 +77,6 @@ class Recording:
         return lines
 
     def summary_markdown(self, stats: RunStats) -> str:
-        return "\n".join(["# memspy profile", ""] + [f"- {line[8:]}" for line in self.summary_lines(stats)]) + "\n"
+        lines = [f"- {line[len('memspy: '):]}" for line in self.summary_lines(stats)]
+        return "\n".join(["# memspy profile", "", *lines]) + "\n"
 

@@ -210,7 +210,8 @@ class Sampler:
 
 
 def filter_threads(sample: Sample, idle: bool, gil: bool) -> Sample:
-    """Keep what the user asked for: idle threads only with --idle, only the GIL holder with --gil."""
+    """Keep what the user asked for: idle threads only with --idle, only the GIL holder
+    with --gil."""
     threads = [
         t for t in sample.threads if (idle or not t.idle) and (not gil or t.holds_gil)
     ]

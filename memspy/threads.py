@@ -2,17 +2,19 @@
 
 How the GIL holder is found differs by version (a global pointer, a field of
 ``_PyRuntime``, or the interpreter's own GIL struct); the layout's ``gil_model`` picks one
-of the readers below and nothing else branches on it.
+of the ``_GilReader``s below and nothing else branches on it. Where the holder lives is
+fixed once the interpreter runs, so it is read in the same system call as the list head.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from memspy.chains import guess_regions, read_chain
 from memspy.errors import MemspyError, RemoteReadError
-from memspy.memory.base import Memory
+from memspy.memory.base import Memory, read_regions
 from memspy.offsets import Layout
 
 _PTR = struct.Struct("<Q")
@@ -28,28 +30,21 @@ class ThreadState:
     interp: int
     data: bytes  # the PyThreadState struct as read this sample
     thread_id: int
-    native_tid: Optional[int]  # from the struct (3.11+) else learnt elsewhere
+    native_tid: Optional[int]  # from the struct (3.11+), else learnt elsewhere
 
 
-def _ptr(memory: Memory, addr: int) -> int:
-    return _PTR.unpack_from(memory.read(addr, 8), 0)[0]
+class _GilReader:
+    """Where to read the GIL holder from, and how to decode what was read."""
 
+    def __init__(self, region: Tuple[int, int], holder_off: int, locked_off: Optional[int]):
+        self.region = region
+        self._holder_off = holder_off
+        self._locked_off = locked_off
 
-def _walk_list(
-    memory: Memory, first: int, next_off: int, size: int, limit: int, what: str
-) -> Iterator[Tuple[int, bytes]]:
-    """(address, struct bytes) of each node of a target linked list, bounded and cycle-safe."""
-    seen = set()
-    addr = first
-    while addr:
-        if addr in seen:
-            raise RemoteReadError(f"cycle in the {what} list")
-        if len(seen) >= limit:
-            raise RemoteReadError(f"more than {limit} {what}s: not a real list")
-        seen.add(addr)
-        data = memory.read(addr, size)
-        yield addr, data
-        addr = _PTR.unpack_from(data, next_off)[0]
+    def holder(self, data: bytes) -> int:
+        if self._locked_off is not None and not _I32.unpack_from(data, self._locked_off)[0]:
+            return 0  # last_holder stays set after release: only trust it while locked
+        return _PTR.unpack_from(data, self._holder_off)[0]
 
 
 class Threads:
@@ -62,58 +57,89 @@ class Threads:
         self.layout = layout
         self._head_addr = head_addr  # address of the pointer to the first interpreter
         self._tstate_current = tstate_current
-        t = layout.tstate
+        i, t = layout.interp, layout.tstate
+        self._interp_next, self._tstate_head = i.next, i.tstate_head
         self._size = t.sizeof
         self._next, self._tid, self._ntid = t.next, t.thread_id, t.native_thread_id
-        self._gil = _GIL_READERS[layout.features.gil_model]
+        self._gil: Optional[_GilReader] = None
+        self._guess: Dict[int, List[int]] = {}  # interp -> thread state addresses last time
+        self._guess_interp = 0  # the first interpreter last time
 
-    def interpreters(self) -> List[int]:
-        """Addresses of the interpreters; empty while the runtime is not initialised."""
-        first = _ptr(self.memory, self._head_addr)
-        nxt = self.layout.interp.next
-        chain = _walk_list(self.memory, first, nxt, nxt + 8, MAX_INTERPRETERS, "interpreter")
-        return [addr for addr, _ in chain]
+    def _gil_reader(self, interp: int) -> Optional[_GilReader]:
+        """Built on first use: for 3.12+ the GIL struct is found through the interpreter."""
+        layout, model = self.layout, self.layout.features.gil_model
+        if model == "tstate_current":
+            return _GilReader((self._tstate_current, 8), 0, None) if self._tstate_current else None
+        if model == "runtime_gilstate":
+            r = layout.runtime
+            runtime = self._head_addr - r.interpreters_head
+            return _GilReader((runtime + r.gilstate_tstate_current, 8), 0, None)
+        gil = _PTR.unpack_from(self.memory.read(interp + layout.interp.ceval_gil, 8), 0)[0]
+        g = layout.gil
+        start = min(g.locked, g.last_holder)
+        size = max(g.locked, g.last_holder) + 8 - start
+        return _GilReader((gil + start, size), g.last_holder - start, g.locked - start)
 
-    def states(self, interps: List[int]) -> List[ThreadState]:
+    def snapshot(self) -> Tuple[List[ThreadState], Optional[int]]:
+        """(thread states of every interpreter, address of the GIL holder's state or None).
+
+        One batched read usually does it all: the interpreter list head, the GIL holder,
+        and, at the addresses the last snapshot found, the interpreter's fields and its
+        thread states. Whatever moved is then read afresh. The list is empty while the
+        runtime is not initialised.
+        """
+        guess_interp = self._guess_interp
+        guess = self._guess.get(guess_interp, []) if guess_interp else []
+        regions = [(self._head_addr, 8)]
+        if self._gil is not None:
+            regions.append(self._gil.region)
+        if guess_interp:
+            regions += [
+                (guess_interp + self._interp_next, 8),
+                (guess_interp + self._tstate_head, 8),
+            ]
+            regions += guess_regions(guess, self._size, MAX_THREADS)
+        data = read_regions(self.memory, regions)
+        if data[0] is None:
+            raise RemoteReadError("cannot read the interpreter list")
+        holder = None
+        if self._gil is not None:
+            holder = self._gil.holder(data[1]) if data[1] is not None else None
+            del data[1]
+        first = _PTR.unpack_from(data[0], 0)[0]
+        states: List[ThreadState] = []
+        seen = set()
+        interp = first
+        while interp and len(seen) < MAX_INTERPRETERS and interp not in seen:
+            seen.add(interp)
+            if interp == guess_interp and data[1] is not None and data[2] is not None:
+                next_interp = _PTR.unpack_from(data[1], 0)[0]
+                states += self._states(interp, _PTR.unpack_from(data[2], 0)[0], guess, data[3:])
+            else:
+                next_interp = _PTR.unpack_from(self.memory.read(interp + self._interp_next, 8), 0)[
+                    0
+                ]
+                head = _PTR.unpack_from(self.memory.read(interp + self._tstate_head, 8), 0)[0]
+                states += self._states(interp, head, self._guess.get(interp, []), [])
+            interp = next_interp
+        self._guess_interp = first
+        if self._gil is None and first:
+            try:
+                self._gil = self._gil_reader(first)
+            except MemspyError:
+                self._gil = None
+        return states, holder or None
+
+    def _states(
+        self, interp: int, first: int, guess: List[int], prefetched: Sequence[Optional[bytes]]
+    ) -> List[ThreadState]:
+        nodes, _ = read_chain(
+            self.memory, first, self._next, self._size, guess, prefetched, MAX_THREADS, "thread"
+        )
+        self._guess[interp] = [addr for addr, _ in nodes]
         out = []
-        for interp in interps:
-            first = _ptr(self.memory, interp + self.layout.interp.tstate_head)
-            for addr, data in _walk_list(
-                self.memory, first, self._next, self._size, MAX_THREADS, "thread"
-            ):
-                ntid = _I32.unpack_from(data, self._ntid)[0] if self._ntid is not None else None
-                tid = _PTR.unpack_from(data, self._tid)[0]
-                out.append(ThreadState(addr, interp, data, tid, ntid or None))
+        for addr, data in nodes:
+            ntid = _I32.unpack_from(data, self._ntid)[0] if self._ntid is not None else None
+            tid = _PTR.unpack_from(data, self._tid)[0]
+            out.append(ThreadState(addr, interp, data, tid, ntid or None))
         return out
-
-    def gil_holder(self, interps: List[int]) -> Optional[int]:
-        """The address of the thread state holding the GIL, or None when it is free."""
-        try:
-            return self._gil(self, interps) or None
-        except MemspyError:
-            return None
-
-    def _from_global(self, interps: List[int]) -> int:
-        return _ptr(self.memory, self._tstate_current) if self._tstate_current else 0
-
-    def _from_runtime(self, interps: List[int]) -> int:
-        runtime = self._head_addr - self.layout.runtime.interpreters_head
-        return _ptr(self.memory, runtime + self.layout.runtime.gilstate_tstate_current)
-
-    def _from_interp(self, interps: List[int]) -> int:
-        if not interps:
-            return 0
-        gil = _ptr(self.memory, interps[0] + self.layout.interp.ceval_gil)
-        g = self.layout.gil
-        size = max(g.locked, g.last_holder) + 8
-        data = self.memory.read(gil, size)
-        if not _I32.unpack_from(data, g.locked)[0]:
-            return 0
-        return _PTR.unpack_from(data, g.last_holder)[0]
-
-
-_GIL_READERS: Dict[str, Callable[[Threads, List[int]], int]] = {
-    "tstate_current": Threads._from_global,
-    "runtime_gilstate": Threads._from_runtime,
-    "interp_gil": Threads._from_interp,
-}

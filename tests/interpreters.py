@@ -73,17 +73,17 @@ def _minor(version: str) -> Tuple[int, int]:
 def all_interpreters() -> List[Interpreter]:
     """Every interpreter the suite expects, installed or not, oldest first."""
     root = pyenv_root() / "versions"
-    found = [
-        (_minor(v), root / v / "bin" / "python", "pyenv") for v in PYENV_VERSIONS
-    ] + [(_minor(v), path, origin) for v, path, origin in SYSTEM]
+    found = [(_minor(v), root / v / "bin" / "python", "pyenv") for v in PYENV_VERSIONS]
+    found += [(_minor(v), path, origin) for v, path, origin in SYSTEM]
+    found.sort(key=lambda f: (f[0], f[2] != "pyenv"))
     minors = [minor for minor, _, _ in found]
     result = []
-    for minor, path, origin in sorted(found, key=lambda f: (f[0], f[2] != "pyenv")):
-        name = "%d.%d" % minor
-        shared = minors.count(minor) > 1
-        result.append(Interpreter(f"{name}-{origin}" if shared else name, path, minor, origin))
+    for minor, path, origin in found:
+        name = f"{minor[0]}.{minor[1]}"
+        if minors.count(minor) > 1:  # two builds of one version: say which is which
+            name += f"-{origin}"
+        result.append(Interpreter(name, path, minor, origin))
     return result
 
 
 INTERPRETERS = all_interpreters()
-

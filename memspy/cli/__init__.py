@@ -13,7 +13,6 @@ import click
 
 from memspy import __version__
 
-
 # Subcommands by name -> module. A module is imported only when its command runs (or
 # help lists it), so `memspy dump` does not pay for the writers or the tracer.
 COMMANDS = {

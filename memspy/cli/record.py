@@ -19,8 +19,8 @@ from memspy.collectors import FORMATS, StackOptions, create, format_for_path
 from memspy.frames import DEFAULT_MAX_DEPTH
 from memspy.model import ProfileInfo
 from memspy.output import check_writable, write_atomic
-from memspy.procinfo import command_line
 from memspy.process import PythonProcess
+from memspy.procinfo import command_line
 from memspy.recording import Recording, attach_child, exit_status
 from memspy.sampler import RunStats, Sampler, Targets
 
@@ -225,7 +225,9 @@ def _run(
     _report(stats, output, recording, summary_path)
 
 
-def _report(stats: RunStats, output: str, recording: Recording, summary_path: Optional[str]) -> None:
+def _report(
+    stats: RunStats, output: str, recording: Recording, summary_path: Optional[str]
+) -> None:
     reason = {"target exited": "the target exited", "duration reached": "--duration reached",
               "interrupted": "interrupted"}.get(stats.end_reason, stats.end_reason)
     if reason:

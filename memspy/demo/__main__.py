@@ -60,7 +60,8 @@ def main():
     spent = {"heavy": 0.0, "light": 0.0}
     end = time.monotonic() + options.seconds
     while time.monotonic() < end:
-        for name, function, share in (("heavy", heavy, options.split), ("light", light, 1 - options.split)):
+        rounds = (("heavy", heavy, options.split), ("light", light, 1 - options.split))
+        for name, function, share in rounds:
             start = time.thread_time()
             function(options.slice * share)
             spent[name] += time.thread_time() - start

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Protocol, Sequence, Tuple
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
-from memspy.errors import RemoteReadError
+from memspy.errors import MemspyError, RemoteReadError, TargetExited
 
 
 class Memory(Protocol):
@@ -41,3 +41,28 @@ class BufferMemory:
 
     def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
         return [self.read(addr, size) for addr, size in regions]
+
+
+def read_regions(memory: Memory, regions: Sequence[Tuple[int, int]]) -> List[Optional[bytes]]:
+    """Read many regions in one go where possible; a region that cannot be read is None.
+
+    The kernel stops a batched read at the first bad region, so a failed batch is
+    retried region by region rather than losing the good ones.
+    """
+    if not regions:
+        return []
+    try:
+        return list(memory.read_many(regions))
+    except TargetExited:
+        raise
+    except MemspyError:
+        pass
+    out: List[Optional[bytes]] = []
+    for addr, size in regions:
+        try:
+            out.append(memory.read(addr, size))
+        except TargetExited:
+            raise
+        except MemspyError:
+            out.append(None)
+    return out

@@ -10,6 +10,10 @@ from typing import Any, List
 import pytest
 
 
+def available() -> bool:
+    return shutil.which("py-spy") is not None
+
+
 def require() -> str:
     path = shutil.which("py-spy")
     if path is None:

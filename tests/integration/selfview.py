@@ -42,9 +42,7 @@ def _moving_frame_problem(thread: Dict[str, Any], got: List[Row]) -> str:
     expected = expected_frames(thread)
     same_outer = got[1:] == expected[1:]
     innermost_ok = (
-        bool(got)
-        and got[0][:2] == expected[0][:2]
-        and got[0][2] in thread["moving_lines"]
+        bool(got) and got[0][:2] == expected[0][:2] and got[0][2] in thread["moving_lines"]
     )
     if same_outer and innermost_ok:
         return ""
@@ -66,7 +64,12 @@ def stack_problems(
     by_ident = {t.thread_id: t for t in threads}
     expected_idents = {t["ident"] for t in view["threads"]}
     for ident in sorted(set(by_ident) - expected_idents):
-        problems.append(f"thread {ident:#x} is not in the target: {by_ident[ident]}")
+        extra = by_ident[ident]
+        top = _rows(extra)[:1]
+        problems.append(
+            f"thread {ident:#x} ({extra.name!r}) is not in the target: "
+            f"{len(extra.frames)} frames, innermost {top}"
+        )
     for thread in view["threads"]:
         label = f"thread {thread['name']!r} ({thread['ident']:#x})"
         stack = by_ident.get(thread["ident"])

@@ -11,8 +11,8 @@ within its loop. Where py-spy knows less, the tests below say exactly what it re
   "is the innermost frame a known wait function", which only threading's Condition.wait
   is here, so lock-parked threads show active=true. On 3.11+ every thread of a stopped
   process shows active=false (kernel state T), the spinner too.
-- owns_gil: false for every parked thread; true for the spinner (not asserted on 2.7,
-  whose eval loop gives the GIL up every check interval).
+- owns_gil: false for every parked thread; usually true for the spinner, but not always
+  (seen false on 3.9: the stop can land while the GIL is between holders), so not asserted.
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ def _by_name(document: List[Dict[str, Any]], target: Target) -> Dict[str, Dict[s
 def test_pyspy_frames_equal_the_self_view(interpreter: Interpreter, parked: Target) -> None:
     with parked.stopped():
         document = pyspy.dump_json(parked.pid)
-    problems = stack_problems(
-        parked.view,
-        threads_from_dump_json(document),
-        names=interpreter.version >= (3, 0),
-        native_ids=interpreter.version >= (3, 11),
-    )
-    assert problems == []
+    checks = dict(names=interpreter.version >= (3, 0), native_ids=interpreter.version >= (3, 11))
+    assert stack_problems(parked.view, threads_from_dump_json(document), **checks) == []
+
+    # The comparison is not blind: one line off, in the 300-deep recursion, is reported.
+    recursion = next(t for t in document if t["thread_id"] == parked.thread("recursion")["ident"])
+    recursion["frames"][150]["line"] += 1
+    problems = stack_problems(parked.view, threads_from_dump_json(document), **checks)
+    assert len(problems) == 1 and "'recursion'" in problems[0], problems
 
 
 def test_pyspy_thread_details(interpreter: Interpreter, parked: Target) -> None:
@@ -54,9 +55,7 @@ def test_pyspy_thread_details(interpreter: Interpreter, parked: Target) -> None:
             assert thread["thread_name"] is None, name
         if not knows_tids:
             assert thread["os_thread_id"] is None, name
-        if name == SPINNER:
-            if interpreter.version >= (3, 0):
-                assert thread["owns_gil"], name
+        if name == SPINNER:  # whether it holds the GIL at the stop is up to timing
             assert thread["active"] is not knows_tids, name
             continue
         assert not thread["owns_gil"], name

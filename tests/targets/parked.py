@@ -198,13 +198,14 @@ def report(path, ready_fd, threads, main_ident):
     for ident, frame in sorted(frames.items()):
         thread = by_ident.get(ident)
         is_main = ident == main_ident
+        spinning = thread is not None and thread.name == SPINNER
         view_threads.append(
             {
                 "ident": ident,
                 "native_id": os.getpid() if is_main else thread.tid,
                 "name": "MainThread" if is_main else thread.name,
                 # Lines the innermost frame may be on by the time anyone looks.
-                "moving_lines": _loop_lines() if thread is not None and thread.name == SPINNER else [],
+                "moving_lines": _loop_lines() if spinning else [],
                 "frames": _frames(frame),
             }
         )
