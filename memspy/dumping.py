@@ -16,7 +16,7 @@ def _short(filename: str) -> str:
 
 def frame_json(frame: Frame) -> Dict[str, Any]:
     # Keys and types as `py-spy dump --json` writes them, so scripts work unchanged.
-    # memspy does not read locals, and does not mark eval-loop entry frames: null.
+    # memspy reads no locals (null) and does not track eval-loop entry frames (false).
     return {
         "name": frame.name,
         "filename": frame.filename,
@@ -24,8 +24,8 @@ def frame_json(frame: Frame) -> Dict[str, Any]:
         "short_filename": _short(frame.filename),
         "line": frame.lineno,
         "locals": None,
-        "is_entry": None,
-        "is_shim_entry": None,
+        "is_entry": False,
+        "is_shim_entry": False,
     }
 
 
@@ -38,6 +38,7 @@ def thread_json(pid: int, thread: ThreadStack) -> Dict[str, Any]:
         "active": not thread.idle,
         "owns_gil": thread.holds_gil,
         "frames": [frame_json(f) for f in thread.frames],
+        "process_info": None,
     }
 
 

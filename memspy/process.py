@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Dict, List, Optional
 
+from memspy import debugoffsets
 from memspy.binary import PythonImage, find_python
 from memspy.codes import CodeCache
 from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
@@ -37,6 +38,9 @@ class PythonProcess:
         self.memory = ProcessMemory(pid)
         self.image: PythonImage = find_python(pid, self.memory)
         self.layout: Layout = load_layout(*self.image.version.minor_key)
+        runtime = self.image.address("_PyRuntime")
+        if runtime is not None:
+            debugoffsets.check(self.memory, runtime, self.layout)
         self.objects = RemoteObjects(self.memory, self.layout, self.image.addresses)
         self.codes = CodeCache(
             self.memory, self.layout, self.objects, self.image.address("PyCode_Type")
