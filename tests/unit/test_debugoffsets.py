@@ -18,7 +18,7 @@ def build(**changes: int) -> BufferMemory:
     """The struct a 3.13.0 built from the same headers holds, with ``changes`` applied."""
     raw = bytearray(SPEC["sizeof"])
     raw[:8] = SPEC["cookie"].encode()
-    values = dict(SPEC["expected"], version=0x030D00F0, **changes)
+    values = {**SPEC["expected"], "version": 0x030D00F0, **changes}
     for name, value in values.items():
         struct.pack_into("<Q", raw, SPEC["offsets"][name], value)
     return BufferMemory({RUNTIME: bytes(raw)})
