@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from memspy.errors import MemspyError, RemoteReadError
+from memspy.errors import RemoteReadError
 from memspy.linetable import decode_line
-from memspy.memory.base import Memory
+from memspy.memory.base import Memory, read_regions
 from memspy.model import Frame
 from memspy.objects import RemoteObjects
 from memspy.offsets import Layout
@@ -24,6 +24,7 @@ _PTR = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 
 MAX_CODES = 100_000  # cached code objects before the cache is dropped and rebuilt
+MAX_READ_AHEAD = 512  # code headers read ahead per sample
 MAX_FRAMES_PER_CODE = 4096  # cached (position -> Frame) answers per code object
 
 
@@ -58,29 +59,35 @@ class CodeCache:
         self._cache: Dict[int, CodeInfo] = {}
         self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
 
-    def new_sample(self) -> None:
+    def new_sample(self) -> List[Tuple[int, int]]:
+        """Start a sample; returns the headers worth reading ahead in the sample's first
+        batch: those of the code objects the last sample met, which a steady program
+        meets again, so most samples need no read of their own for validation."""
+        ahead = list(self._checked)[:MAX_READ_AHEAD]
         self._checked = {}
+        return [(a, self._header_size) for a in ahead]
+
+    def accept(self, regions: Sequence[Tuple[int, int]], heads: Sequence[Optional[bytes]]) -> None:
+        """Validate cached code objects against headers read ahead (see ``new_sample``)."""
+        for (addr, _), head in zip(regions, heads):
+            self._check(addr, head)
 
     def validate(self, addrs: Iterable[int]) -> None:
-        """Check, in one batched read, every cached code object among ``addrs``."""
+        """Check, in one batched read, every cached code object among ``addrs`` not yet
+        checked in this sample."""
         todo = [a for a in set(addrs) if a not in self._checked and a in self._cache]
-        if not todo:
+        if todo:
+            regions = [(a, self._header_size) for a in todo]
+            self.accept(regions, read_regions(self.memory, regions))
+
+    def _check(self, addr: int, head: Optional[bytes]) -> None:
+        info = self._cache.get(addr)
+        if info is None:
             return
-        try:
-            heads = self.memory.read_many([(a, self._header_size) for a in todo])
-        except MemspyError:
-            heads = []
-            for a in todo:
-                try:
-                    heads.append(self.memory.read(a, self._header_size))
-                except MemspyError:
-                    heads.append(b"")
-        for addr, head in zip(todo, heads):
-            info = self._cache[addr]
-            if len(head) == self._header_size and self._identity(head) == info.identity:
-                self._checked[addr] = info
-            else:
-                del self._cache[addr]
+        if head is not None and self._identity(head) == info.identity:
+            self._checked[addr] = info
+        else:
+            del self._cache[addr]
 
     def _identity(self, head: bytes) -> bytes:
         """The type pointer, name/file/table pointers and first line: what makes it *this* code."""

@@ -120,17 +120,18 @@ class PythonProcess:
         """Every thread's stack now. Threads that could not be read are left out and
         described in ``self.errors``; a failure of the thread list itself raises."""
         self.errors = []
-        self.codes.new_sample()
+        code_heads = self.codes.new_sample()
         states, holder = self.threads.snapshot()
         native = self._native_tids(states)
         chain = self.chain
         # Everything each thread's walk needs first, read in one batch for all threads.
-        spans, regions = [], []
+        spans, regions = [], list(code_heads)
         for state in states:
             wanted = chain.prefetch(state.addr, state.data)
             spans.append((len(regions), len(regions) + len(wanted)))
             regions.extend(wanted)
         prefetched = read_regions(self.memory, regions)
+        self.codes.accept(code_heads, prefetched[: len(code_heads)])
         walks = []
         for state, (start, end) in zip(states, spans):
             try:

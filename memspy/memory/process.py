@@ -64,6 +64,7 @@ class ProcessMemory:
         self._buf_size = 4096
         self._iov_capacity = 0
         self._local_iov = self._remote_iov = ctypes.create_string_buffer(0)
+        self._iov_pointers: Tuple = ()
 
     def _buffer(self, size: int) -> ctypes.Array:
         if size > self._buf_size:
@@ -118,6 +119,7 @@ class ProcessMemory:
             self._iov_capacity = max(n, 2 * self._iov_capacity)
             self._local_iov = ctypes.create_string_buffer(16 * self._iov_capacity)
             self._remote_iov = ctypes.create_string_buffer(16 * self._iov_capacity)
+            self._iov_pointers = (_as_iov(self._local_iov), _as_iov(self._remote_iov))
         return self._local_iov, self._remote_iov
 
     def _read_batch(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
@@ -147,7 +149,8 @@ class ProcessMemory:
         layout = _words(2 * n)
         layout.pack_into(local, 0, *local_words)
         layout.pack_into(remote, 0, *remote_words)
-        got = _process_vm_readv(self.pid, _as_iov(local), n, _as_iov(remote), n, 0)
+        local_p, remote_p = self._iov_pointers
+        got = _process_vm_readv(self.pid, local_p, n, remote_p, n, 0)
         if got != total:
             if got < 0:
                 raise self._fail(regions[0][0], total)

@@ -160,6 +160,18 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
     ),
 }
 
+# A table's top-level "debug_offsets" is None before 3.13. From 3.13 it describes the
+# target's own _Py_DebugOffsets (at _PyRuntime + runtime.debug_offsets) so a reader can parse
+# and cross-check it:
+#   "cookie": the 8 bytes it starts with ("xdebugpy");
+#   "sizeof": bytes to read;
+#   "offsets": {"section.field": byte offset}, every field a little-endian u64 except
+#       "cookie" (char[8]); "version" holds the target's PY_VERSION_HEX;
+#   "expected": {"section.field": value} for every u64 field except "version": what a release
+#       (GIL) build of this minor version stores there, itself an offset or size in another struct;
+#   "cross_check": {"section.field": ("table_section.field", ...)}: fields whose expected value
+#       is the sum of those table fields, so disagreement means the table is wrong for the target.
+
 # The symbols section holds names, not offsets.
 SYMBOL_FIELDS: Tuple[str, ...] = (
     "head",  # "_PyRuntime" or "interp_head"

@@ -107,14 +107,37 @@ def check_frames(marker):
     base = id(code) + S["code"]["code_adaptive"]
     instr = ptr(fr + i["instr"])
     check("iframe.instr in code", base <= instr < base + len(code.co_code), True)
-    first = i32(id(code) + S["code"]["firsttraceable"])
-    check("code.firsttraceable in code", 0 <= first < len(code.co_code) // 2, True)
+    check("code.firsttraceable", i32(id(code) + S["code"]["firsttraceable"]), first_resume(code))
     t, c = S["tstate"], S["stack_chunk"]
-    chunk, top = ptr(ts + t["datastack_chunk"]), ptr(ts + t["datastack_top"])
-    limit = ptr(ts + t["datastack_limit"])
-    check("tstate.datastack_* order", chunk + c["data"] <= fr < top <= limit, True)
+    top = ctypes.c_void_p.from_address(ts + t["datastack_top"]).value  # inline: no frame pushed
+    slots = len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars)
+    check("tstate.datastack_top", top, fr + i["localsplus"] + 8 * (slots + code.co_stacksize))
+    chunk, limit = ptr(ts + t["datastack_chunk"]), ptr(ts + t["datastack_limit"])
     check("stack_chunk.size", chunk + u64(chunk + c["size"]), limit)
     check("stack_chunk.previous (root chunk)", ptr(chunk + c["previous"]), 0)
+    chain = []
+    while fr and len(chain) < 64:
+        chain.append(fr)
+        fr = ptr(fr + i["previous"])
+    owners = [u8(frame + i["owner"]) for frame in chain]
+    in_chunk = [frame for frame in chain if chunk <= frame < limit]
+    check("stack_chunk.data (first frame skips data[0])", min(in_chunk), chunk + c["data"] + 8)
+    # check_frames <- main <- <module>, then 3.12+ a C-stack entry frame
+    want = [S["owner"]["thread"]] * 3 + ([S["owner"]["cstack"]] if S["owner"]["cstack"] else [])
+    check("owners along the chain", owners, want)
+    if i["is_entry"] is not None:
+        check("iframe.is_entry", [u8(frame + i["is_entry"]) for frame in chain], [0, 0, 1])
+
+
+def first_resume(code):
+    """Index of the first RESUME: what _co_firsttraceable records (3.11+)."""
+    import dis
+
+    raw_code = bytearray(code.co_code)
+    for index in range(0, len(raw_code), 2):
+        if raw_code[index] == dis.opmap["RESUME"]:
+            return index // 2
+    return None
 
 
 def generator_frame():
@@ -135,11 +158,18 @@ def check_threads():
     interp = ptr(ts + t["interp"])
     check("interp.modules", ptr(interp + n["modules"]), id(sys.modules))
     check("interp.next (main interpreter)", ptr(interp + n["next"]), 0)
+    ready, stop = threading.Event(), threading.Event()
+    other = threading.Thread(target=lambda: (ready.set(), stop.wait()))
+    other.start()
+    ready.wait()
     seen, cur = [], ptr(interp + n["tstate_head"])
     while cur and len(seen) < 64:
         seen.append(cur)
         cur = ptr(cur + t["next"])
-    check("interp.tstate_head reaches this tstate", ts in seen, True)
+    idents = sorted(ctypes.c_ulong.from_address(x + t["thread_id"]).value for x in seen)
+    check("threads along interp.tstate_head", idents, sorted([thread_mod.get_ident(), other.ident]))
+    stop.set()
+    other.join()
     r = S["runtime"]
     if F["head_model"] == "runtime":
         rt = runtime_address()
@@ -190,7 +220,7 @@ def check_objects():
         )
     check("module.md_dict", ptr(id(sys) + S["module"]["md_dict"]), id(sys.__dict__))
     check("module.md_dict = dictoffset", S["module"]["md_dict"], type(sys).__dictoffset__)
-    code = check.__code__
+    code = Instance.__dict__["__init__"].__code__  # qualname differs from name
     c = S["code"]
     check("code.filename", ptr(id(code) + c["filename"]), id(code.co_filename))
     check("code.name", ptr(id(code) + c["name"]), id(code.co_name))
@@ -286,11 +316,11 @@ def dict_entries(d):
     """(key id, value id) of each entry of a combined dict, read through the table."""
     m, k = S["dict"], S["dict_keys"]
     if F["dict_model"] == "py27":
-        table, mask = ptr(id(d) + m["ma_table"]), i64(id(d) + m["ma_mask"])
+        table, mask = ptr(id(d) + m["ma_table"]), min(i64(id(d) + m["ma_mask"]), 255)
         slots = [table + j * m["entry_sizeof"] for j in range(mask + 1)]
         return [(ptr(e + 8), ptr(e + 16)) for e in slots if ptr(e + 16)]
     keys = ptr(id(d) + m["ma_keys"])
-    n = i64(keys + k["dk_nentries"])
+    n = min(i64(keys + k["dk_nentries"]), 64)  # bounded: a wrong offset reads garbage
     if F["dict_model"] == "py36":
         size = i64(keys + k["dk_size"])
         width = 1 if size <= 0xFF else 2 if size <= 0xFFFF else 4 if size <= 0xFFFFFFFF else 8
@@ -311,9 +341,24 @@ def check_dicts():
     v1, v2 = object(), object()
     d = {k1: v1, k2: v2}
     check("dict.ma_used", i64(id(d) + S["dict"]["ma_used"]), 2)
+    if PY3:
+        check("dict.ma_values (combined)", ptr(id(d) + S["dict"]["ma_values"]), 0)
     check("dict entries", sorted(dict_entries(d)), sorted([(id(k1), id(v1)), (id(k2), id(v2))]))
-    s = {k1: v1}
-    check("dict entries (str keys)", dict_entries(s), [(id(k1), id(v1))])
+    k3 = "".join(["k", "3"])
+    s = {k1: v1, k3: v2}
+    check(
+        "dict entries (str keys)",
+        sorted(dict_entries(s)),
+        sorted([(id(k1), id(v1)), (id(k3), id(v2))]),
+    )
+    k = S["dict_keys"]
+    if F["dict_model"] == "py36":
+        check("dict_keys.dk_size", i64(ptr(id(s) + S["dict"]["ma_keys"]) + k["dk_size"]), 8)
+    elif F["dict_model"] == "py311":
+        keys = ptr(id(s) + S["dict"]["ma_keys"])
+        sizes = [u8(keys + k["dk_log2_size"]), u8(keys + k["dk_log2_index_bytes"])]
+        check("dict_keys.dk_log2_size/index_bytes", sizes, [3, 3])
+    check("varobject.sizeof", S["varobject"]["sizeof"], tuple.__basicsize__)
 
 
 class Instance(object):
@@ -364,6 +409,7 @@ def check_instance_dicts():
     d = o.__dict__
     if managed:
         check("managed.dict", ptr(id(o) + mg["dict"]), id(d))
+        check("materialized dict shares the values", ptr(id(d) + S["dict"]["ma_values"]), values)
     else:
         check("type.dictoffset", ptr(id(o) + Instance.__dictoffset__), id(d))
         t = threading.Thread()
