@@ -37,7 +37,9 @@ class PythonProcess:
         self.pid = pid
         self.memory = ProcessMemory(pid)
         self.image: PythonImage = find_python(pid, self.memory)
-        self.layout: Layout = load_layout(*self.image.version.minor_key)
+        version = self.image.version
+        micro = version.micro if version.how != "file name" else None
+        self.layout: Layout = load_layout(version.major, version.minor, micro)
         runtime = self.image.address("_PyRuntime")
         if runtime is not None:
             debugoffsets.check(self.memory, runtime, self.layout)

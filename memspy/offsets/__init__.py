@@ -25,6 +25,10 @@ SUPPORTED: Tuple[Tuple[int, int], ...] = (
     (3, 13),
 )
 
+# Patch releases whose layout differs from the build a table was generated from.
+# 3.7.0-3.7.3 keep _PyRuntime.gilstate elsewhere (py-spy's bindings say 1392, not 1480).
+OLDEST_PATCH = {(3, 7): 4}
+
 
 class Section:
     """Read-only attribute view of one table section; unknown names are an error."""
@@ -84,9 +88,14 @@ class Layout:
 _cache: Dict[Tuple[int, int], Layout] = {}
 
 
-def load_layout(major: int, minor: int) -> Layout:
-    """The layout for CPython ``major.minor``, or ``UnsupportedVersion``."""
+def load_layout(major: int, minor: int, micro: Optional[int] = None) -> Layout:
+    """The layout for CPython ``major.minor[.micro]``, or ``UnsupportedVersion``."""
     key = (major, minor)
+    if micro is not None and micro < OLDEST_PATCH.get(key, 0):
+        raise UnsupportedVersion(
+            f"CPython {major}.{minor}.{micro} is not supported",
+            f"memspy supports {major}.{minor}.{OLDEST_PATCH[key]} and later",
+        )
     if key not in _cache:
         if key not in SUPPORTED:
             supported = ", ".join(f"{a}.{b}" for a, b in SUPPORTED)

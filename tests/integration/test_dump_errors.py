@@ -105,3 +105,12 @@ def test_help_and_version_are_clear():
         assert "Usage:" in result.stdout
     version = subprocess.run(MEMSPY + ["--version"], capture_output=True, text=True, timeout=60)
     assert version.stdout.startswith("memspy, version ")
+
+
+def test_patch_releases_with_another_layout_are_refused():
+    from memspy.errors import UnsupportedVersion
+    from memspy.offsets import load_layout
+
+    with pytest.raises(UnsupportedVersion, match=r"3\.7\.3 is not supported"):
+        load_layout(3, 7, 3)
+    assert load_layout(3, 7, 4).version == (3, 7)
