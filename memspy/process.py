@@ -20,9 +20,11 @@ from memspy.model import Frame, Sample, ThreadStack
 from memspy.objects import RemoteObjects
 from memspy.offsets import Layout, load_layout
 from memspy.tasks import Tasks
+from memspy.threadnames import ThreadNames
 from memspy.threads import Threads, ThreadState
 
 INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
+NAME_RETRY = 1.0  # seconds before looking again for the name of an unnamed thread
 
 # Where a thread parks when it waits: used only when the kernel cannot tell (no tid known).
 _WAITING = {("wait", "threading.py"), ("select", "selectors.py"), ("poll", "selectors.py")}
@@ -57,6 +59,9 @@ class PythonProcess:
             self.image.address(self.layout.symbols.tstate_current),
         )
         self.tasks = Tasks(pid, self.memory)
+        self.names = ThreadNames(self.memory, self.layout, self.objects, self.image.addresses)
+        self._thread_names: Dict[int, str] = {}
+        self._unnamed: Dict[int, float] = {}  # thread id -> when to look for its name again
         self._native: Dict[int, int] = {}
         self.errors: List[str] = []  # what went wrong in the last sample, per thread
         self._wait_for_init(init_timeout)
@@ -109,6 +114,33 @@ class PythonProcess:
             self._native.update(self.tasks.native_tids(missing))
         return self._native
 
+    def _names_for(self, states: List[ThreadState]) -> Dict[int, str]:
+        """Names from the target's ``threading`` registry, looked up again only when a
+        thread appears that has no name yet.
+
+        A thread may run briefly before ``threading`` registers it, and threads started
+        with ``_thread.start_new_thread`` are never registered, so an unnamed thread is
+        retried at most once a second rather than on every sample.
+        """
+        now = time.monotonic()
+        unknown = [
+            s
+            for s in states
+            if s.thread_id not in self._thread_names and self._unnamed.get(s.thread_id, 0) <= now
+        ]
+        if unknown:
+            try:
+                for interp in {s.interp for s in unknown}:
+                    self._thread_names.update(self.names.lookup(interp))
+            except TargetExited:
+                raise
+            except MemspyError:
+                pass
+            for state in unknown:
+                if state.thread_id not in self._thread_names:
+                    self._unnamed[state.thread_id] = now + NAME_RETRY
+        return self._thread_names
+
     def _idle(self, tid: Optional[int], frames: List[Frame]) -> bool:
         running = self.tasks.is_running(tid)
         if running is not None:
@@ -125,6 +157,7 @@ class PythonProcess:
         code_heads = self.codes.new_sample()
         states, holder = self.threads.snapshot()
         native = self._native_tids(states)
+        names = self._names_for(states)
         chain = self.chain
         # Everything each thread's walk needs first, read in one batch for all threads.
         spans, regions = [], list(code_heads)
@@ -157,7 +190,7 @@ class PythonProcess:
                 ThreadStack(
                     thread_id=state.thread_id,
                     native_tid=tid,
-                    name=None,
+                    name=names.get(state.thread_id),
                     holds_gil=state.addr == holder,
                     idle=self._idle(tid, frames),
                     frames=tuple(frames),

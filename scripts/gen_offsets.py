@@ -156,6 +156,7 @@ FIELDS: Dict[str, Dict[str, List[Rule]]] = {
     },
     "heaptype": {"cached_keys": py3(o("PyHeapTypeObject", "ht_cached_keys"))},
     "tpflags": {
+        "heaptype": always("Py_TPFLAGS_HEAPTYPE"),
         "managed_dict": since((3, 11), "Py_TPFLAGS_MANAGED_DICT"),
         "inline_values": since((3, 13), "Py_TPFLAGS_INLINE_VALUES"),
         "int_subclass": until((2, 7), "Py_TPFLAGS_INT_SUBCLASS"),
@@ -210,7 +211,12 @@ FIELDS: Dict[str, Dict[str, List[Rule]]] = {
         "ma_mask": until((2, 7), o("PyDictObject", "ma_mask")),
         "ma_table": until((2, 7), o("PyDictObject", "ma_table")),
         "entry_sizeof": until((2, 7), "sizeof(PyDictEntry)") + py3("sizeof(PyDictKeyEntry)"),
+        "entry_key": until((2, 7), o("PyDictEntry", "me_key")) + py3(o("PyDictKeyEntry", "me_key")),
+        "entry_value": until((2, 7), o("PyDictEntry", "me_value"))
+        + py3(o("PyDictKeyEntry", "me_value")),
         "unicode_entry_sizeof": since((3, 11), "sizeof(PyDictUnicodeEntry)"),
+        "unicode_entry_key": since((3, 11), o("PyDictUnicodeEntry", "me_key")),
+        "unicode_entry_value": since((3, 11), o("PyDictUnicodeEntry", "me_value")),
     },
     "dict_keys": {
         "dk_size": [((3, 6), (3, 10), o("PyDictKeysObject", "dk_size"))],
@@ -234,6 +240,7 @@ FIELDS: Dict[str, Dict[str, List[Rule]]] = {
     "inline_values": {
         "values": since((3, 11), o("PyDictValues", "values")),
         "valid": since((3, 13), o("PyDictValues", "valid")),
+        "capacity": since((3, 13), o("PyDictValues", "capacity")),
         "sizeof": since((3, 11), "sizeof(PyDictValues)"),
     },
 }

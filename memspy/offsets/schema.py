@@ -95,6 +95,7 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "cached_keys",  # ht_cached_keys: the shared keys of split/managed instance dicts
     ),
     "tpflags": (  # Py_TPFLAGS_* bit values
+        "heaptype",  # only heap types have the PyHeapTypeObject fields (ht_cached_keys)
         "managed_dict",  # 3.11+
         "inline_values",  # 3.13
         "int_subclass",  # 2.7 int
@@ -136,7 +137,11 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "ma_mask",  # 2.7
         "ma_table",  # 2.7
         "entry_sizeof",  # 2.7 PyDictEntry / 3.x general PyDictKeyEntry
-        "unicode_entry_sizeof",  # 3.11+ PyDictUnicodeEntry
+        "entry_key",  # me_key in that entry
+        "entry_value",  # me_value in that entry
+        "unicode_entry_sizeof",  # 3.11+ PyDictUnicodeEntry (keys of kind other than general)
+        "unicode_entry_key",
+        "unicode_entry_value",
     ),
     "dict_keys": (  # PyDictKeysObject, 3.x
         "dk_size",  # 3.6-3.10
@@ -156,6 +161,7 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
     "inline_values": (  # PyDictValues (3.11+); in 3.13 inline at object + tp_basicsize
         "values",  # the PyObject* array, indexed like the type's ht_cached_keys entries
         "valid",  # 3.13: u8, 0 once the values moved into a real dict
+        "capacity",  # 3.13: u8, how many slots `values` has (the keys may have grown past it)
         "sizeof",
     ),
 }

@@ -67,6 +67,7 @@ LAYOUT = {
         "type": {"name": 24, "basicsize": 32, "itemsize": 40, "flags": 168, "dictoffset": 288},
         "heaptype": {"cached_keys": 872},
         "tpflags": {
+            "heaptype": 512,
             "managed_dict": None,
             "inline_values": None,
             "int_subclass": None,
@@ -108,7 +109,11 @@ LAYOUT = {
             "ma_mask": None,
             "ma_table": None,
             "entry_sizeof": 24,
+            "entry_key": 8,
+            "entry_value": 16,
             "unicode_entry_sizeof": None,
+            "unicode_entry_key": None,
+            "unicode_entry_value": None,
         },
         "dict_keys": {
             "dk_size": 8,
@@ -121,7 +126,7 @@ LAYOUT = {
         },
         "module": {"md_dict": 16},
         "managed": {"dict": None, "values": None, "values_tag": None},
-        "inline_values": {"values": None, "valid": None, "sizeof": None},
+        "inline_values": {"values": None, "valid": None, "capacity": None, "sizeof": None},
     },
     "debug_offsets": None,
 }

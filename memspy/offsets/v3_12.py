@@ -73,6 +73,7 @@ LAYOUT = {
         "type": {"name": 24, "basicsize": 32, "itemsize": 40, "flags": 168, "dictoffset": 288},
         "heaptype": {"cached_keys": 880},
         "tpflags": {
+            "heaptype": 512,
             "managed_dict": 16,
             "inline_values": None,
             "int_subclass": None,
@@ -114,7 +115,11 @@ LAYOUT = {
             "ma_mask": None,
             "ma_table": None,
             "entry_sizeof": 24,
+            "entry_key": 8,
+            "entry_value": 16,
             "unicode_entry_sizeof": 16,
+            "unicode_entry_key": 0,
+            "unicode_entry_value": 8,
         },
         "dict_keys": {
             "dk_size": None,
@@ -127,7 +132,7 @@ LAYOUT = {
         },
         "module": {"md_dict": 16},
         "managed": {"dict": -24, "values": None, "values_tag": 1},
-        "inline_values": {"values": 0, "valid": None, "sizeof": 8},
+        "inline_values": {"values": 0, "valid": None, "capacity": None, "sizeof": 8},
     },
     "debug_offsets": None,
 }
