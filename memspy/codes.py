@@ -26,6 +26,10 @@ _I32 = struct.Struct("<i")
 MAX_CODES = 100_000  # cached code objects before the cache is dropped and rebuilt
 MAX_READ_AHEAD = 512  # code headers read ahead per sample
 MAX_FRAMES_PER_CODE = 4096  # cached (position -> Frame) answers per code object
+# Rough bytes the cache may hold (names, tables, frames) before it is dropped and rebuilt:
+# sizes come from the target, so a count of entries alone does not bound memory.
+MAX_CACHE_BYTES = 128 * 1024 * 1024
+_FRAME_BYTES = 200  # what one cached Frame costs, roughly
 
 
 @dataclass
@@ -58,6 +62,7 @@ class CodeCache:
         self._linetable_kind = layout.features.linetable
         self._cache: Dict[int, CodeInfo] = {}
         self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
+        self._cache_bytes = 0
 
     def new_sample(self) -> List[Tuple[int, int]]:
         """Start a sample; returns the headers worth reading ahead in the sample's first
@@ -102,8 +107,7 @@ class CodeCache:
         info = self._cache.get(addr)
         if info is None:
             info = self._decode(addr, self.memory.read(addr, self._header_size))
-            if len(self._cache) >= MAX_CODES:
-                self._cache.clear()
+            self._charge(len(info.name) + len(info.filename) + len(info.linetable))
             self._cache[addr] = info
         self._checked[addr] = info
         return info
@@ -133,5 +137,17 @@ class CodeCache:
         line = decode_line(self._linetable_kind, info.linetable, info.firstlineno, position)
         frame = Frame(info.name, info.filename, line)
         if len(info.frames) < MAX_FRAMES_PER_CODE:
+            self._charge(_FRAME_BYTES)
             info.frames[position] = frame
         return frame
+
+    def _charge(self, size: int) -> None:
+        """Account for ``size`` more cached bytes; start afresh when over the bounds.
+
+        Entries already handed out for the current sample stay valid: only the cache
+        forgets them, so a later sample decodes them again.
+        """
+        self._cache_bytes += size
+        if self._cache_bytes > MAX_CACHE_BYTES or len(self._cache) >= MAX_CODES:
+            self._cache.clear()
+            self._cache_bytes = size

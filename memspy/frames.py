@@ -30,8 +30,10 @@ _PTR = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 
 DEFAULT_MAX_DEPTH = 4096
-MAX_CHUNK_BYTES = 64 * 1024 * 1024
-MAX_CHUNKS = 4096
+# CPython's data-stack chunks are 16 KiB unless one frame needs more: a larger chunk is
+# not read whole (its frames are read one by one), so a wild size costs no memory.
+MAX_CHUNK_BYTES = 1024 * 1024
+MAX_CHUNK_READ_BYTES = 64 * 1024 * 1024  # per walk; beyond, frames are read one by one
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
@@ -59,6 +61,9 @@ class FrameChain:
         self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
     ) -> Tuple[List[RawFrame], bool]:
         raise NotImplementedError
+
+    def forget(self, live: Sequence[int]) -> None:
+        """Drop what was kept about thread states other than ``live`` (the sample's)."""
 
     def decode(self, raw: List[RawFrame], cut: bool) -> List[Frame]:
         """Frames innermost first; call after ``codes.validate`` saw every code address."""
@@ -111,7 +116,8 @@ class PyFrameChain(FrameChain):
         ], cut
 
     def forget(self, live: Sequence[int]) -> None:
-        """Drop the read-ahead of threads that are gone."""
+        """Drop the read-ahead of threads that are gone, or it grows with every thread
+        a long run ever saw (and with every garbage address a damaged list gave)."""
         keep = set(live)
         for addr in [a for a in self._guess if a not in keep]:
             del self._guess[addr]
@@ -164,18 +170,22 @@ class InterpreterFrameChain(FrameChain):
             regions.append((cframe + self._cframe_current, 8))
         chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
         top = _PTR.unpack_from(tstate, self._top_off)[0]
-        if chunk and chunk < top <= chunk + MAX_CHUNK_BYTES:
+        if chunk and chunk + self._chunk_data <= top <= chunk + MAX_CHUNK_BYTES:
             regions.append((chunk, top - chunk))
         return regions
 
-    def _older_chunk(self, regions: _Regions, chunk: int) -> int:
-        """Read the used part of an older chunk; return the one before it."""
+    def _older_chunk(self, regions: _Regions, chunk: int) -> Tuple[int, int]:
+        """Read the used part of an older chunk: (the chunk before it, bytes read).
+
+        A chunk of impossible size stops the chunk reads (0 as the chunk before): its
+        frames, if any, are then read one by one.
+        """
         head = self.memory.read(chunk, self._chunk_data)
         used = self._chunk_data + 8 * _PTR.unpack_from(head, self._chunk_top)[0]
         if not self._chunk_data <= used <= MAX_CHUNK_BYTES:
-            raise RemoteReadError(f"data-stack chunk at 0x{chunk:x} has impossible size")
+            return 0, self._chunk_data
         regions.add(chunk, self.memory.read(chunk, used))
-        return _PTR.unpack_from(head, self._chunk_prev)[0]
+        return _PTR.unpack_from(head, self._chunk_prev)[0], used
 
     def raw(
         self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
@@ -194,20 +204,21 @@ class InterpreterFrameChain(FrameChain):
             chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
             regions.add(chunk, prefetched[0])
             older = _PTR.unpack_from(prefetched[0], self._chunk_prev)[0]
-        chunks_left = MAX_CHUNKS
+        budget = MAX_CHUNK_READ_BYTES
         out: List[RawFrame] = []
         seen = set()
         size, cstack, generator = self._frame_size, self._cstack, self._generator
         while addr:
-            if len(out) >= self.max_depth:
+            # Hidden entry frames count too (at most one per Python frame in CPython).
+            if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
                 return out, True
             if addr in seen:
                 raise RemoteReadError("cycle in the frame chain")
             seen.add(addr)
             found = regions.find(addr, size)
-            while found is None and older and chunks_left:
-                older = self._older_chunk(regions, older)
-                chunks_left -= 1
+            while found is None and older and budget > 0:
+                older, spent = self._older_chunk(regions, older)
+                budget -= spent
                 found = regions.find(addr, size)
             buf, off = found if found is not None else (self.memory.read(addr, size), 0)
             owner = buf[off + self._owner]

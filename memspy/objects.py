@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from typing import Dict, Optional
 
-from memspy.errors import MemspyError, RemoteReadError
+from memspy.errors import MemspyError, RemoteReadError, TargetExited
 from memspy.memory.base import Memory
 from memspy.offsets import Layout
 
@@ -52,8 +52,18 @@ class RemoteObjects:
             return head[data_off:end]
         return self.memory.read(addr + data_off, nbytes)
 
+    def _head(self, addr: int, size: int, minimum: int) -> bytes:
+        """``size`` bytes of header and, speculatively, what follows; only the ``minimum``
+        every such object has when it ends a mapping (the rest then does not exist)."""
+        try:
+            return self.memory.read(addr, size + _SPECULATIVE)
+        except TargetExited:
+            raise
+        except MemspyError:
+            return self.memory.read(addr, minimum)
+
     def _bytes_like(self, addr: int, expected: Optional[int], limit: int, what: str) -> bytes:
-        head = self.memory.read(addr, self._bytes_data_off + _SPECULATIVE)
+        head = self._head(addr, self._bytes_data_off, self._bytes_data_off)
         self._check_type(addr, head, expected, what)
         size = _I64.unpack_from(head, self._bytes_size_off)[0]
         if not 0 <= size <= limit:
@@ -70,7 +80,7 @@ class RemoteObjects:
 
     def _unicode(self, addr: int) -> str:
         u = self.layout.unicode
-        head = self.memory.read(addr, u.compact_sizeof + _SPECULATIVE)
+        head = self._head(addr, u.compact_sizeof, u.ascii_sizeof)
         self._check_type(addr, head, self._str_type, "str object")
         length = _I64.unpack_from(head, u.length)[0]
         if not 0 <= length <= MAX_STRING:
@@ -85,7 +95,7 @@ class RemoteObjects:
                 addr, u.ascii_sizeof if ascii_ else u.compact_sizeof, length * kind, head
             )
         else:
-            pointer = _PTR.unpack_from(head, u.data_any)[0]
+            pointer = _PTR.unpack_from(self._sized(addr, u.data_any, 8, head), 0)[0]
             data = self.memory.read(pointer, length * kind) if length else b""
         try:
             return data.decode(_CODECS[kind], "surrogatepass" if kind > 1 else "strict")

@@ -14,7 +14,6 @@ from memspy.binary import PythonImage, find_python
 from memspy.codes import CodeCache
 from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
 from memspy.frames import DEFAULT_MAX_DEPTH, FRAME_CHAINS
-from memspy.memory.base import read_regions
 from memspy.memory.process import ProcessMemory
 from memspy.model import Frame, Sample, ThreadStack
 from memspy.objects import RemoteObjects
@@ -22,6 +21,7 @@ from memspy.offsets import Layout, load_layout
 from memspy.tasks import Tasks
 from memspy.threadnames import ThreadNames
 from memspy.threads import Threads, ThreadState
+from memspy.walk import walk
 
 INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
 NAME_RETRY = 1.0  # seconds before looking again for the name of an unnamed thread
@@ -153,45 +153,20 @@ class PythonProcess:
     def sample(self) -> Sample:
         """Every thread's stack now. Threads that could not be read are left out and
         described in ``self.errors``; a failure of the thread list itself raises."""
-        self.errors = []
-        code_heads = self.codes.new_sample()
-        states, holder = self.threads.snapshot()
+        walked = walk(self.memory, self.threads, self.chain, self.codes)
+        self.errors = walked.errors
+        states = [state for state, _ in walked.stacks]
         native = self._native_tids(states)
         names = self._names_for(states)
-        chain = self.chain
-        # Everything each thread's walk needs first, read in one batch for all threads.
-        spans, regions = [], list(code_heads)
-        for state in states:
-            wanted = chain.prefetch(state.addr, state.data)
-            spans.append((len(regions), len(regions) + len(wanted)))
-            regions.extend(wanted)
-        prefetched = read_regions(self.memory, regions)
-        self.codes.accept(code_heads, prefetched[: len(code_heads)])
-        walks = []
-        for state, (start, end) in zip(states, spans):
-            try:
-                walks.append((state, *chain.raw(state.addr, state.data, prefetched[start:end])))
-            except TargetExited:
-                raise
-            except MemspyError as error:
-                self.errors.append(f"thread {state.thread_id}: {error.message}")
-        self.codes.validate(code for _, raw, _ in walks for code, _, _ in raw)
         stacks = []
-        for state, raw, cut in walks:
-            try:
-                frames = chain.decode(raw, cut)
-            except TargetExited:
-                raise
-            except MemspyError as error:
-                self.errors.append(f"thread {state.thread_id}: {error.message}")
-                continue
+        for state, frames in walked.stacks:
             tid = state.native_tid or native.get(state.thread_id)
             stacks.append(
                 ThreadStack(
                     thread_id=state.thread_id,
                     native_tid=tid,
                     name=names.get(state.thread_id),
-                    holds_gil=state.addr == holder,
+                    holds_gil=state.addr == walked.holder,
                     idle=self._idle(tid, frames),
                     frames=tuple(frames),
                 )

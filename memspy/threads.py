@@ -21,7 +21,7 @@ _PTR = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 
 MAX_INTERPRETERS = 256
-MAX_THREADS = 4096
+MAX_THREADS = 4096  # thread states read per snapshot, all interpreters together
 
 
 @dataclass(frozen=True)
@@ -114,15 +114,19 @@ class Threads:
             seen.add(interp)
             if interp == guess_interp and data[1] is not None and data[2] is not None:
                 next_interp = _PTR.unpack_from(data[1], 0)[0]
-                states += self._states(interp, _PTR.unpack_from(data[2], 0)[0], guess, data[3:])
+                head = _PTR.unpack_from(data[2], 0)[0]
+                states += self._states(interp, head, guess, data[3:], MAX_THREADS - len(states))
             else:
                 next_interp = _PTR.unpack_from(self.memory.read(interp + self._interp_next, 8), 0)[
                     0
                 ]
                 head = _PTR.unpack_from(self.memory.read(interp + self._tstate_head, 8), 0)[0]
-                states += self._states(interp, head, self._guess.get(interp, []), [])
+                known = self._guess.get(interp, [])
+                states += self._states(interp, head, known, [], MAX_THREADS - len(states))
             interp = next_interp
         self._guess_interp = first
+        for gone in [a for a in self._guess if a not in seen]:  # garbage must not pile up
+            del self._guess[gone]
         if self._gil is None and first:
             try:
                 self._gil = self._gil_reader(first)
@@ -131,10 +135,15 @@ class Threads:
         return states, holder or None
 
     def _states(
-        self, interp: int, first: int, guess: List[int], prefetched: Sequence[Optional[bytes]]
+        self,
+        interp: int,
+        first: int,
+        guess: List[int],
+        prefetched: Sequence[Optional[bytes]],
+        limit: int,
     ) -> List[ThreadState]:
         nodes, _ = read_chain(
-            self.memory, first, self._next, self._size, guess, prefetched, MAX_THREADS, "thread"
+            self.memory, first, self._next, self._size, guess, prefetched, limit, "thread"
         )
         self._guess[interp] = [addr for addr, _ in nodes]
         out = []

@@ -1,0 +1,75 @@
+"""What the robustness tests share: targets that say "ready", memspy as a user runs it,
+and checks that a profile on disk is complete."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+TARGETS = Path(__file__).resolve().parents[1] / "targets"
+MEMSPY = [sys.executable, "-m", "memspy"]
+
+
+def start(script: str, *args: str, python: str = sys.executable, **popen: Any) -> subprocess.Popen:
+    """Start tests/targets/``script``; return once it printed "ready" (or fail, with why)."""
+    process = subprocess.Popen(
+        [python, str(TARGETS / script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        **popen,
+    )
+    assert process.stdout is not None
+    readable, _, _ = select.select([process.stdout], [], [], 60)
+    line = process.stdout.readline() if readable else b""
+    if line != b"ready\n":
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError(f"{script} did not start: {line!r} {err.decode(errors='replace')}")
+    return process
+
+
+def end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.communicate(timeout=30)
+
+
+def memspy(*args: str, **popen: Any) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*MEMSPY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+
+
+def wait_for_line(process: subprocess.Popen, needle: str, timeout: float = 60) -> List[str]:
+    """Read ``process``'s stderr up to a line containing ``needle``; the lines read."""
+    assert process.stderr is not None
+    lines: List[str] = []
+    while True:
+        readable, _, _ = select.select([process.stderr], [], [], timeout)
+        line = process.stderr.readline() if readable else ""
+        if not line:
+            raise AssertionError(f"no line with {needle!r}; memspy said: {''.join(lines)}")
+        lines.append(line)
+        if needle in line:
+            return lines
+
+
+def load_profile(path: Path, errors: Any) -> Dict[str, Any]:
+    """The speedscope profile at ``path``, after checking it against speedscope's schema."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert errors(document) == []
+    return document
+
+
+def frames_of(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return document["shared"]["frames"]
+
+
+def leftovers(directory: Path, keep: Sequence[Path] = ()) -> List[Path]:
+    """Files memspy may have left behind in ``directory`` (temporary or partial)."""
+    return [p for p in directory.iterdir() if p not in keep]

@@ -1,0 +1,209 @@
+"""Faults during a run: the target or memspy dies at a random moment, the output cannot be
+written, two memspys share a target, a target churns. Nothing recorded is lost, nothing is
+left half-written, the target is never left stopped.
+
+The repeated cases run several memspys at once (short random durations) so that 50 runs
+stay within seconds; the long churn run is slow-marked.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import resource
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Tuple
+
+import pytest
+from robust import (
+    end,
+    frames_of,
+    leftovers,
+    load_profile,
+    memspy,
+    start,
+    wait_for_line,
+)
+from target import _task_states as task_states
+
+RUNS = int(os.environ.get("MEMSPY_ROBUST_RUNS", "50"))
+PARALLEL = 4
+SAMPLING = "sampling process"  # what record says once it samples
+
+
+def _one_run(tmp: Path, index: int, kill: Callable[[Any, Any], None]) -> Tuple[int, str, Path]:
+    """Start a churning target and memspy on it; ``kill(target, memspy)`` at a random time."""
+    rng = random.Random(index)
+    out = tmp / f"run{index}.speedscope.json"
+    target = start("churn.py", "2")
+    try:
+        recorder = memspy("record", "-p", str(target.pid), "-o", str(out), "-r", "500")
+        said = "".join(wait_for_line(recorder, SAMPLING))
+        time.sleep(rng.uniform(0.0, 0.25))
+        kill(target, recorder)
+        _, err = recorder.communicate(timeout=60)
+    finally:
+        end(target)
+    return recorder.returncode, said + err, out
+
+
+def _repeat(tmp_path: Path, kill: Callable[[Any, Any], None], speedscope_errors) -> list:
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        runs = list(pool.map(lambda i: _one_run(tmp_path, i, kill), range(RUNS)))
+    messages = []
+    for code, err, out in runs:
+        assert code == 0, err
+        assert "Traceback" not in err, err
+        load_profile(out, speedscope_errors)  # complete and valid, every time
+        messages.append(err)
+    assert leftovers(tmp_path, [out for _, _, out in runs]) == []
+    return messages
+
+
+def test_the_target_dies_at_a_random_moment(tmp_path: Path, speedscope_errors) -> None:
+    def kill_target(target, recorder) -> None:
+        target.send_signal(random.choice([signal.SIGKILL, signal.SIGTERM]))
+
+    for err in _repeat(tmp_path, kill_target, speedscope_errors):
+        assert "the target exited" in err, err
+
+
+def test_memspy_is_interrupted_at_a_random_moment(tmp_path: Path, speedscope_errors) -> None:
+    def interrupt(target, recorder) -> None:
+        recorder.send_signal(random.choice([signal.SIGINT, signal.SIGTERM]))
+
+    for err in _repeat(tmp_path, interrupt, speedscope_errors):
+        assert "interrupted" in err, err
+
+
+def test_a_sigkilled_blocking_memspy_leaves_the_target_running(tmp_path: Path) -> None:
+    target = start("churn.py", "2")
+    try:
+        for index in range(10):
+            recorder = memspy(
+                "record", "--blocking", "-p", str(target.pid), "-o",
+                str(tmp_path / f"b{index}.json"), "-r", "1000",
+            )
+            wait_for_line(recorder, SAMPLING)
+            time.sleep(random.uniform(0.0, 0.2))
+            recorder.kill()
+            recorder.communicate(timeout=30)
+            deadline = time.monotonic() + 5
+            while True:  # the kernel detaches a dead tracer's tracees at once; allow a moment
+                stopped = {t: s for t, s in task_states(target.pid).items() if s in "Tt"}
+                if not stopped or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            assert stopped == {}, f"run {index}: threads left stopped: {stopped}"
+            assert target.poll() is None
+    finally:
+        end(target)
+
+
+_ANONYMOUS = {"<module>", "<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"}
+
+
+def _real_frames(document) -> Tuple[int, list]:
+    """(frames checked, frames naming no function of their file)."""
+    unknown = []
+    sources = {}
+    for frame in frames_of(document):
+        name, path = frame["name"], frame.get("file", "")
+        if name.startswith("<truncated"):
+            continue
+        if path not in sources:
+            try:
+                sources[path] = Path(path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                sources[path] = None
+        source = sources[path]
+        short = name.rsplit(".", 1)[-1]
+        if source is None or not (
+            short in _ANONYMOUS or re.search(rf"def {re.escape(short)}\b", source)
+        ):
+            unknown.append(frame)
+    return len(frames_of(document)), unknown
+
+
+def _churn(tmp_path: Path, seconds: float, speedscope_errors) -> None:
+    out = tmp_path / "churn.speedscope.json"
+    target = start("churn.py", "6")
+    try:
+        recorder = memspy(
+            "record", "-p", str(target.pid), "-o", str(out), "-r", "1000", "-d", str(seconds)
+        )
+        _, err = recorder.communicate(timeout=seconds + 60)
+    finally:
+        end(target)
+    assert recorder.returncode == 0, err
+    assert "Traceback" not in err
+    assert re.search(r"\d+ samples dropped", err), err  # the share of dropped samples
+    document = load_profile(out, speedscope_errors)
+    checked, unknown = _real_frames(document)
+    assert checked > 0
+    assert unknown == []
+
+
+def test_a_churning_target_briefly(tmp_path: Path, speedscope_errors) -> None:
+    _churn(tmp_path, 3, speedscope_errors)
+
+
+@pytest.mark.slow
+def test_a_churning_target_for_30s_at_1000hz(tmp_path: Path, speedscope_errors) -> None:
+    _churn(tmp_path, 30, speedscope_errors)
+
+
+def test_an_unwritable_output_fails_before_sampling(tmp_path: Path) -> None:
+    target = start("churn.py", "1")
+    try:
+        for path in ("/proc/memspy.speedscope.json", str(tmp_path / "nodir" / "x.json")):
+            recorder = memspy("record", "-p", str(target.pid), "-o", path, "-d", "5")
+            _, err = recorder.communicate(timeout=60)
+            assert recorder.returncode == 8, err
+            assert SAMPLING not in err and "Traceback" not in err
+            assert err.count("\n") == 1 and "memspy: error: cannot write" in err
+            assert not Path(path).exists()
+    finally:
+        end(target)
+
+
+def test_a_full_disk_leaves_no_partial_file(tmp_path: Path) -> None:
+    """A file size limit (EFBIG, as a full disk gives ENOSPC) hits when the profile is
+    written: a clear error, and neither the profile nor its temporary file remains."""
+    out = tmp_path / "full.speedscope.json"
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    target = start("churn.py", "2")
+    try:
+        recorder = memspy(
+            "record", "-p", str(target.pid), "-o", str(out), "-d", "1", "-r", "500",
+            preexec_fn=small_files,
+        )
+        _, err = recorder.communicate(timeout=60)
+    finally:
+        end(target)
+    assert recorder.returncode == 8, err
+    assert "Traceback" not in err and "too large" in err, err
+    assert leftovers(tmp_path) == []
+
+
+def test_two_memspys_on_one_target(tmp_path: Path, speedscope_errors) -> None:
+    target = start("churn.py", "2")
+    try:
+        outs = [tmp_path / f"{n}.speedscope.json" for n in ("a", "b")]
+        recorders = [
+            memspy("record", "-p", str(target.pid), "-o", str(o), "-d", "2", "-r", "300")
+            for o in outs
+        ]
+        errs = [r.communicate(timeout=60)[1] for r in recorders]
+    finally:
+        end(target)
+    for recorder, err, out in zip(recorders, errs, outs):
+        assert recorder.returncode == 0, err
+        assert frames_of(load_profile(out, speedscope_errors)), err

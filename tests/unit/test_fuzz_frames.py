@@ -1,0 +1,258 @@
+"""The whole walk (thread list, frame chains, code objects, strings, line tables) over
+damaged memory: only MemspyError subclasses escape, quickly, and once the damage is gone
+the very same walker (with its caches and read-ahead guesses) gives the right stacks again.
+
+The process is built from each version's real layout (see fakeprocess.py).
+MEMSPY_FUZZ_EXAMPLES raises the number of examples per test.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from typing import List, Sequence, Tuple
+
+import pytest
+from fakeprocess import BASE, FakeProcess, build, walkers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from memspy.errors import MemspyError, RemoteReadError
+from memspy.frames import truncated_frame
+from memspy.memory import BufferMemory
+from memspy.model import Frame
+from memspy.offsets import SUPPORTED, load_layout
+from memspy.walk import Walk, walk
+
+EXAMPLES = int(os.environ.get("MEMSPY_FUZZ_EXAMPLES", "100"))
+SECONDS_PER_WALK = 2.0  # an intact walk takes about a millisecond
+MAX_DEPTH = 64
+VERSIONS = [f"{a}.{b}" for a, b in SUPPORTED]
+
+
+class SwappableMemory:
+    """Memory whose contents a test replaces between samples, as a live target does."""
+
+    def __init__(self, inner: BufferMemory) -> None:
+        self.inner = inner
+
+    def read(self, addr: int, size: int) -> bytes:
+        return self.inner.read(addr, size)
+
+    def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
+        return self.inner.read_many(regions)
+
+
+def layout_of(version: str):
+    major, minor = version.split(".")
+    return load_layout(int(major), int(minor))
+
+
+def stacks(result: Walk) -> List[List[Tuple[str, str, int]]]:
+    return [[(f.name, f.filename, f.lineno) for f in frames] for _, frames in result.stacks]
+
+
+def bounded_walk(memory, threads, chain, codes) -> Walk | None:
+    """The walk, or None if it raised one of our errors; never slow, never anything else."""
+    start = time.perf_counter()
+    try:
+        result: Walk | None = walk(memory, threads, chain, codes)
+    except MemspyError:
+        result = None
+    assert time.perf_counter() - start < SECONDS_PER_WALK
+    if result is not None:
+        for _, frames in result.stacks:
+            assert len(frames) <= MAX_DEPTH + 1
+            for frame in frames:
+                assert isinstance(frame, Frame)
+                assert type(frame.name) is str and type(frame.filename) is str
+                assert type(frame.lineno) is int
+    return result
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_walk_finds_the_built_stacks(version: str) -> None:
+    process = build(layout_of(version))
+    memory = process.memory()
+    threads, chain, codes = walkers(process, memory)
+    first = walk(memory, threads, chain, codes)
+    assert first.errors == []
+    assert stacks(first) == process.expected
+    second = walk(memory, threads, chain, codes)  # from the caches and read-ahead this time
+    assert stacks(second) == process.expected
+    assert second.holder == second.stacks[0][0].addr
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_deep_stack_is_cut_with_a_marker(version: str) -> None:
+    process = build(layout_of(version))
+    memory = process.memory()
+    result = walk(memory, *walkers(process, memory, max_depth=2))
+    frames = result.stacks[0][1]
+    assert [f.name for f in frames[:2]] == [name for name, _, _ in process.expected[0][:2]]
+    assert frames[2] == truncated_frame(2)
+
+
+def _top_frame_pointer(process: FakeProcess) -> Tuple[int, int]:
+    """(address of the pointer to thread 1's innermost frame, that frame's address)."""
+    layout = process.layout
+    memory = process.memory()
+    head = struct.unpack("<Q", memory.read(process.head_addr, 8))[0]
+    tstate = struct.unpack("<Q", memory.read(head + layout.interp.tstate_head, 8))[0]
+    t = layout.tstate
+    if t.frame is not None:
+        slot = tstate + t.frame
+    elif t.current_frame is not None:
+        slot = tstate + t.current_frame
+    else:
+        cframe = struct.unpack("<Q", memory.read(tstate + t.cframe, 8))[0]
+        slot = cframe + layout.cframe.current_frame
+    return slot, struct.unpack("<Q", memory.read(slot, 8))[0]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_cycle_in_a_frame_chain_drops_that_thread_only(version: str) -> None:
+    process = build(layout_of(version))
+    _, top = _top_frame_pointer(process)
+    back = process.layout.pyframe.f_back
+    process.ptr(top + (back if back is not None else process.layout.iframe.previous), top)
+    memory = process.memory()
+    result = walk(memory, *walkers(process, memory))
+    assert len(result.errors) == 1 and "cycle" in result.errors[0]
+    assert stacks(result) == process.expected[1:]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_cycle_in_the_thread_list_is_an_error(version: str) -> None:
+    process = build(layout_of(version))
+    memory = process.memory()
+    head = struct.unpack("<Q", memory.read(process.head_addr, 8))[0]
+    first = struct.unpack("<Q", memory.read(head + process.layout.interp.tstate_head, 8))[0]
+    process.ptr(first + process.layout.tstate.next, first)
+    memory = process.memory()
+    with pytest.raises(RemoteReadError, match="cycle"):
+        walk(memory, *walkers(process, memory))
+
+
+def _first_tstate(process: FakeProcess) -> int:
+    memory = process.memory()
+    head = struct.unpack("<Q", memory.read(process.head_addr, 8))[0]
+    return struct.unpack("<Q", memory.read(head + process.layout.interp.tstate_head, 8))[0]
+
+
+@pytest.mark.parametrize("version", [v for v in VERSIONS if layout_of(v).iframe.sizeof])
+@pytest.mark.parametrize("past_start", [1, 4, 8])
+def test_a_data_stack_top_inside_the_chunk_header(version: str, past_start: int) -> None:
+    """A top pointer just past the chunk's start (garbage, or a chunk being pushed) once
+    made a read-ahead too short to hold the chunk header, and a struct.error escaped."""
+    process = build(layout_of(version))
+    tstate, t = _first_tstate(process), process.layout.tstate
+    chunk = struct.unpack("<Q", process.memory().read(tstate + t.datastack_chunk, 8))[0]
+    process.ptr(tstate + t.datastack_top, chunk + past_start)
+    memory = process.memory()
+    result = walk(memory, *walkers(process, memory))
+    assert stacks(result) == process.expected  # the frames are then read one by one
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_what_is_kept_about_threads_does_not_grow_with_churn(version: str) -> None:
+    """Threads come and go at new addresses: read-ahead kept for gone ones must not pile up."""
+    process = build(layout_of(version))
+    memory = SwappableMemory(process.memory())
+    threads, chain, codes = walkers(process, memory)
+    t = process.layout.tstate
+    first = _first_tstate(process)
+    second = struct.unpack("<Q", process.memory().read(first + t.next, 8))[0]
+    for _ in range(50):  # the second thread ends and another starts elsewhere
+        moved = process.alloc(t.sizeof)
+        process.regions[moved][:] = process.regions[second]
+        process.ptr(first + t.next, moved)
+        second = moved
+        memory.inner = process.memory()
+        assert stacks(walk(memory, threads, chain, codes)) == process.expected
+    assert len(getattr(chain, "_guess", {})) <= 2
+    assert len(threads._guess) <= 1
+
+
+fuzz_settings = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+# (operation, which region, where in it, a value): see damage().
+edit = st.tuples(
+    st.sampled_from(
+        ["bytes", "nudge", "near", "pointer", "self", "zero", "u64", "randomize", "truncate",
+         "drop"]
+    ),
+    st.integers(0, 2**16),
+    st.integers(0, 2**12),
+    st.one_of(st.integers(0, 2**64 - 1), st.integers(-64, 64)),
+    st.binary(min_size=1, max_size=16),
+)
+
+
+def damage(process: FakeProcess, edits) -> BufferMemory:
+    """Process memory with ``edits`` applied; the process itself is left intact."""
+    regions = {addr: bytearray(data) for addr, data in process.regions.items()}
+    addrs = sorted(regions)
+    for op, which, where, value, data in edits:
+        addr = addrs[which % len(addrs)]
+        region = regions.get(addr)
+        if region is None or len(region) < 8:
+            continue
+        at = (where % max(len(region) - 8, 1)) & ~(0 if op == "bytes" else 7)
+        if op == "bytes":
+            region[at : at + len(data)] = data
+        elif op == "nudge":  # a pointer or size a little off
+            old = struct.unpack_from("<Q", region, at)[0]
+            struct.pack_into("<Q", region, at, (old + value) % 2**64)
+        elif op == "near":  # another field of this object, a little off: top vs start
+            other = (value % max(len(region) - 8, 1)) & ~7
+            near = struct.unpack_from("<Q", region, other)[0] + (value >> 56) % 16
+            struct.pack_into("<Q", region, at, near % 2**64)
+        elif op == "pointer":  # into another object, maybe not at its start
+            target = addrs[value % len(addrs)] + (value >> 32) % 256 if value >= 0 else value
+            struct.pack_into("<Q", region, at, target % 2**64)
+        elif op == "self":  # a pointer back to this object: cycles
+            struct.pack_into("<Q", region, at, addr + (value % 64 if value >= 0 else 0))
+        elif op == "zero":
+            struct.pack_into("<Q", region, at, 0)
+        elif op == "u64":
+            struct.pack_into("<Q", region, at, value % 2**64)
+        elif op == "randomize":
+            region[:] = (data * (len(region) // len(data) + 1))[: len(region)]
+        elif op == "truncate":
+            del region[at:]
+        else:
+            del regions[addr]
+    return BufferMemory({a: bytes(d) for a, d in regions.items()})
+
+
+@pytest.mark.fuzz
+@fuzz_settings
+@given(st.sampled_from(VERSIONS), st.lists(edit, min_size=1, max_size=8))
+def test_damaged_memory_gives_our_errors_only_and_recovers(version: str, edits) -> None:
+    process = build(layout_of(version))
+    memory = SwappableMemory(process.memory())
+    walker = walkers(process, memory, max_depth=MAX_DEPTH)
+    assert stacks(bounded_walk(memory, *walker)) == process.expected  # warm caches, guesses
+    memory.inner = damage(process, edits)
+    bounded_walk(memory, *walker)
+    bounded_walk(memory, *walker)  # again, from whatever the damaged walk cached
+    memory.inner = process.memory()
+    healed = bounded_walk(memory, *walker)
+    assert healed is not None and stacks(healed) == process.expected
+
+
+@pytest.mark.fuzz
+@fuzz_settings
+@given(st.sampled_from(VERSIONS), st.binary(min_size=8, max_size=4096), st.integers(0, 4088))
+def test_random_bytes_everywhere(version: str, noise: bytes, shift: int) -> None:
+    """Every object replaced by noise: a walk must still end, with our errors at most."""
+    process = build(layout_of(version))
+    memory = BufferMemory(
+        {a: (noise * (len(d) // len(noise) + 1))[: len(d)] for a, d in process.regions.items()}
+    )
+    memory.add(BASE - 4096, noise)  # and noise where wild pointers often land
+    bounded_walk(memory, *walkers(process, memory, max_depth=MAX_DEPTH))
