@@ -6,13 +6,14 @@ version it runs, the layout says how its structs look, and the readers below wal
 
 from __future__ import annotations
 
+import struct
 import time
 from typing import Dict, List, Optional
 
 from memspy import debugoffsets
 from memspy.binary import PythonImage, find_python
 from memspy.codes import CodeCache
-from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
+from memspy.errors import MemspyError, NotAPythonProcess, RemoteReadError, TargetExited
 from memspy.frames import DEFAULT_MAX_DEPTH, FRAME_CHAINS
 from memspy.memory.process import ProcessMemory
 from memspy.model import Frame, Sample, ThreadStack
@@ -24,6 +25,7 @@ from memspy.threads import Threads, ThreadState
 from memspy.walk import walk
 
 INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
+_DECODING_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError)
 NAME_RETRY = 1.0  # seconds before looking again for the name of an unnamed thread
 
 # Where a thread parks when it waits: used only when the kernel cannot tell (no tid known).
@@ -153,7 +155,13 @@ class PythonProcess:
     def sample(self) -> Sample:
         """Every thread's stack now. Threads that could not be read are left out and
         described in ``self.errors``; a failure of the thread list itself raises."""
-        walked = walk(self.memory, self.threads, self.chain, self.codes)
+        try:
+            walked = walk(self.memory, self.threads, self.chain, self.codes)
+        except _DECODING_ERRORS as error:
+            # The decoders are fuzzed to raise only our errors; should one still slip
+            # through on memory no test imagined, it costs a sample, not the run.
+            message = f"malformed target memory ({type(error).__name__}: {error})"
+            raise RemoteReadError(message) from None
         self.errors = walked.errors
         states = [state for state, _ in walked.stacks]
         native = self._native_tids(states)

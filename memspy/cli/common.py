@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
+
+import click
 
 from memspy.errors import MemspyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(error: MemspyError) -> NoReturn:  # noqa: F821
+def fail(error: MemspyError) -> NoReturn:
     message = f"memspy: error: {error.message}"
     if error.hint:
         message += f" ({error.hint})"
@@ -30,5 +33,17 @@ def reports_errors(func: F) -> F:
             fail(error)
         except BrokenPipeError:
             sys.exit(0)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("MEMSPY_DEBUG"):
+                raise
+            fail(
+                MemspyError(
+                    f"internal error: {type(error).__name__}: {error}",
+                    "this is a memspy bug; run again with MEMSPY_DEBUG=1 for the traceback "
+                    "and report it",
+                )
+            )
 
     return wrapper  # type: ignore[return-value]
