@@ -34,6 +34,7 @@ DEFAULT_MAX_DEPTH = 4096
 # not read whole (its frames are read one by one), so a wild size costs no memory.
 MAX_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_READ_BYTES = 64 * 1024 * 1024  # per walk; beyond, frames are read one by one
+MAX_OUTSIDE_READ_AHEAD = 256  # frames outside the chunks read ahead per thread
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
@@ -161,9 +162,13 @@ class InterpreterFrameChain(FrameChain):
         self._cstack = o.cstack
         self._chunk_prev, self._chunk_top, self._chunk_data = ch.previous, ch.top, ch.data
         self._code_adaptive = layout.code.code_adaptive
+        self._outside: Dict[int, List[int]] = {}  # thread state -> frames outside chunks
+        self._plans: Dict[int, Tuple[int, List[int]]] = {}  # what prefetch asked for
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
-        """The current chunk's used part; on 3.11/3.12 also the cframe's frame pointer."""
+        """The current chunk's used part; on 3.11/3.12 also the cframe's frame pointer; and
+        the frames the last walk of this thread found outside the chunks (C-stack entry
+        frames, generators), which a steady program has at the same addresses again."""
         regions = []
         if self._current_off is None:
             cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
@@ -172,7 +177,18 @@ class InterpreterFrameChain(FrameChain):
         top = _PTR.unpack_from(tstate, self._top_off)[0]
         if chunk and chunk + self._chunk_data <= top <= chunk + MAX_CHUNK_BYTES:
             regions.append((chunk, top - chunk))
+        else:
+            chunk = 0
+        outside = self._outside.get(tstate_addr, [])
+        regions += [(addr, self._frame_size) for addr in outside]
+        self._plans[tstate_addr] = (chunk, outside)
         return regions
+
+    def forget(self, live: Sequence[int]) -> None:
+        keep = set(live)
+        for table in (self._outside, self._plans):
+            for addr in [a for a in table if a not in keep]:
+                del table[addr]
 
     def _older_chunk(self, regions: _Regions, chunk: int) -> Tuple[int, int]:
         """Read the used part of an older chunk: (the chunk before it, bytes read).
@@ -190,6 +206,7 @@ class InterpreterFrameChain(FrameChain):
     def raw(
         self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
     ) -> Tuple[List[RawFrame], bool]:
+        chunk, outside_guess = self._plans.pop(tstate_addr, (0, []))
         prefetched = list(prefetched)
         if self._current_off is not None:
             addr = _PTR.unpack_from(tstate, self._current_off)[0]
@@ -198,16 +215,22 @@ class InterpreterFrameChain(FrameChain):
             if pointer is None:
                 raise RemoteReadError("cannot read the thread's current frame pointer")
             addr = _PTR.unpack_from(pointer, 0)[0]
+        chunk_data = prefetched.pop(0) if chunk and prefetched else None
+        read_ahead = dict(zip(outside_guess, prefetched))
         regions = _Regions()
         older = 0
-        if prefetched and prefetched[0] is not None:
-            chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
-            regions.add(chunk, prefetched[0])
-            older = _PTR.unpack_from(prefetched[0], self._chunk_prev)[0]
+        chunk_end = chunk
+        if chunk_data is not None and len(chunk_data) >= self._chunk_data:
+            regions.add(chunk, chunk_data)
+            chunk_end = chunk + len(chunk_data)
+            older = _PTR.unpack_from(chunk_data, self._chunk_prev)[0]
         budget = MAX_CHUNK_READ_BYTES
         out: List[RawFrame] = []
+        outside: List[int] = []
         seen = set()
         size, cstack, generator = self._frame_size, self._cstack, self._generator
+        exec_off, instr_off, prev_off, owner_off = self._exec, self._instr, self._prev, self._owner
+        adaptive = self._code_adaptive
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
             if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
@@ -215,18 +238,26 @@ class InterpreterFrameChain(FrameChain):
             if addr in seen:
                 raise RemoteReadError("cycle in the frame chain")
             seen.add(addr)
-            found = regions.find(addr, size)
-            while found is None and older and budget > 0:
-                older, spent = self._older_chunk(regions, older)
-                budget -= spent
+            if chunk <= addr and addr + size <= chunk_end:  # the common case
+                buf, off = chunk_data, addr - chunk
+            else:
                 found = regions.find(addr, size)
-            buf, off = found if found is not None else (self.memory.read(addr, size), 0)
-            owner = buf[off + self._owner]
+                while found is None and older and budget > 0:
+                    older, spent = self._older_chunk(regions, older)
+                    budget -= spent
+                    found = regions.find(addr, size)
+                if found is None:
+                    outside.append(addr)
+                    data = read_ahead.get(addr)
+                    found = (data if data is not None else self.memory.read(addr, size)), 0
+                buf, off = found
+            owner = buf[off + owner_off]
             if cstack is None or owner < cstack:
-                code = _PTR.unpack_from(buf, off + self._exec)[0]
-                instr = _PTR.unpack_from(buf, off + self._instr)[0]
-                out.append((code, (instr - code - self._code_adaptive) // 2, owner != generator))
-            addr = _PTR.unpack_from(buf, off + self._prev)[0]
+                code = _PTR.unpack_from(buf, off + exec_off)[0]
+                instr = _PTR.unpack_from(buf, off + instr_off)[0]
+                out.append((code, (instr - code - adaptive) // 2, owner != generator))
+            addr = _PTR.unpack_from(buf, off + prev_off)[0]
+        self._outside[tstate_addr] = outside[:MAX_OUTSIDE_READ_AHEAD]
         return out, False
 
 

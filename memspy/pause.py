@@ -38,6 +38,26 @@ def _ptrace(request: int, tid: int, data: int = 0) -> int:
     return -ctypes.get_errno() if result == -1 else 0
 
 
+def _stat_fields(path: str) -> List[bytes]:
+    """The fields of a /proc stat file after the command name (which may hold spaces)."""
+    try:
+        with open(path, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return []
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def _parent(pid: int) -> int:
+    fields = _stat_fields(f"/proc/{pid}/stat")
+    return int(fields[1]) if fields else 0
+
+
+def _state(pid: int, tid: int) -> bytes:
+    fields = _stat_fields(f"/proc/{pid}/task/{tid}/stat")
+    return fields[0] if fields else b""
+
+
 class Pauser:
     """Seizes every thread of a process once; ``pause()``/``resume()`` around each sample.
 
@@ -48,6 +68,8 @@ class Pauser:
         self.pid = pid
         self._seized: Dict[int, bool] = {}
         self._pending: Dict[int, int] = {}  # tid -> signal to deliver at resume
+        self._own_child = _parent(pid) == os.getpid()
+        self.running: Dict[int, bool] = {}  # tid -> runnable just before the last pause
 
     def _threads(self) -> List[int]:
         try:
@@ -55,7 +77,8 @@ class Pauser:
         except OSError:
             return []
 
-    def _seize_new(self) -> None:
+    def seize(self) -> None:
+        """Take every thread not yet seized; raises PermissionDenied if ptrace is refused."""
         for tid in self._threads():
             if tid in self._seized:
                 continue
@@ -70,7 +93,18 @@ class Pauser:
                 self._seized[tid] = True
 
     def _wait_stop(self, tid: int) -> bool:
-        """Wait for ``tid`` to stop; note a signal it was about to receive. False if gone."""
+        """Wait for ``tid`` to stop; note a signal it was about to receive. False if gone.
+
+        An exit is only peeked at when the main thread of memspy's own child exits:
+        reaping it here would steal the status that ``record -- cmd`` exits with.
+        """
+        try:
+            info = os.waitid(os.P_PID, tid, os.WEXITED | os.WSTOPPED | os.WNOWAIT | _WALL)
+        except ChildProcessError:
+            return False
+        stopped = info is not None and info.si_code in (os.CLD_TRAPPED, os.CLD_STOPPED)
+        if not stopped and tid == self.pid and self._own_child:
+            return False
         try:
             _, status = os.waitpid(tid, _WALL)
         except ChildProcessError:
@@ -82,7 +116,10 @@ class Pauser:
         return True
 
     def pause(self) -> None:
-        self._seize_new()
+        """Stop every thread. Once stopped, the kernel calls each one traced ('t'), so
+        whether it was running is read first, into ``running``."""
+        self.seize()
+        self.running = {tid: _state(self.pid, tid) == b"R" for tid in self._seized}
         interrupted = [tid for tid in self._seized if _ptrace(PTRACE_INTERRUPT, tid) == 0]
         for tid in set(self._seized) - set(interrupted):
             del self._seized[tid]  # the thread is gone

@@ -4,29 +4,37 @@ route each sample to the writer, and describe the run at the end."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
+
+import psutil
 
 from memspy.collectors.base import Collector
 from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
 from memspy.model import ProfileInfo, Sample
 from memspy.process import PythonProcess
-from memspy.sampler import RunStats, filter_threads
+from memspy.sampler import RunStats, Sampler, Stop, Targets, filter_threads
 
 ATTACH_TIMEOUT = 10.0  # seconds a started command has to become a readable Python process
 _ATTACH_POLL = 0.001
 
 
+def _has_children(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).children())
+    except psutil.Error:
+        return False
+
+
 def attach_child(
-    child: subprocess.Popen, max_depth: int, stop: threading.Event, follow: bool
+    child: subprocess.Popen, max_depth: int, stop: Stop, follow: bool
 ) -> Optional[PythonProcess]:
     """Attach to a command memspy started, as soon as its interpreter is up.
 
     The command may be a wrapper that execs Python later (a pyenv shim, ``env``), so
-    "not Python" is retried until the command settles. Returns None if it exits first,
-    or never becomes Python; with ``follow`` that is fine when it starts Python children
-    (the caller then samples... nothing of its own: the children are found by Targets).
+    "not Python" is retried until the command settles. Returns None if it exits first or
+    never becomes Python; with ``follow`` also as soon as it starts children, since it is
+    then a launcher (``bash -c``) whose Python descendants ``Targets`` finds.
     """
     deadline = time.monotonic() + ATTACH_TIMEOUT
     while child.poll() is None and not stop.is_set():
@@ -35,7 +43,7 @@ def attach_child(
         except TargetExited:
             return None
         except NotAPythonProcess:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (follow and _has_children(child.pid)):
                 return None
         except MemspyError:
             if time.monotonic() > deadline:
@@ -61,6 +69,32 @@ class Recording:
     def add(self, sample: Sample) -> None:
         self.collector.collect(filter_threads(sample, self.idle, self.gil))
 
+    def sample(
+        self,
+        root_pid: int,
+        root: Optional[PythonProcess],
+        rate: float,
+        *,
+        duration: Optional[float],
+        follow: bool,
+        blocking: bool,
+        max_depth: int,
+        stop: Stop,
+        on_tick: Optional[Callable[[RunStats], None]] = None,
+        verbose: Optional[Callable[[str], None]] = None,
+    ) -> RunStats:
+        """Sample ``root_pid`` (and with ``follow`` its Python descendants) into the
+        writer until ``stop``, the root's exit or ``duration``; every pause is undone."""
+        targets = Targets(root_pid, root, follow=follow, blocking=blocking, max_depth=max_depth)
+        sampler = Sampler(
+            targets, rate, self.add, duration=duration, stop=stop, on_tick=on_tick,
+            verbose=verbose,
+        )
+        try:
+            return sampler.run()
+        finally:
+            targets.close()
+
     def finish(self, info: ProfileInfo) -> None:
         self.collector.info = info
 
@@ -68,15 +102,17 @@ class Recording:
         achieved = stats.achieved_rate
         share = achieved / stats.requested_rate if stats.requested_rate else 0.0
         lines = [
-            f"memspy: {stats.samples} samples in {stats.duration:.2f}s, "
-            f"{achieved:.1f} Hz of {stats.requested_rate:g} Hz requested ({share:.0%})",
-            f"memspy: {stats.missed} ticks missed, {stats.late} late, "
+            f"{stats.samples} samples of {stats.processes} process(es) in "
+            f"{stats.duration:.2f}s: {achieved:.1f} Hz of {stats.requested_rate:g} Hz "
+            f"requested ({share:.0%})",
+            f"{stats.missed} ticks missed (memspy fell behind), {stats.late} late; "
             f"{stats.error_count} samples dropped for read errors",
         ]
-        lines.extend(f"memspy:   {count} x {kind}" for kind, count in stats.errors.most_common())
+        lines.extend(f"  {count} x {kind}" for kind, count in stats.errors.most_common())
+        if stats.exiting:
+            lines.append(f"{stats.exiting} samples not taken while a process was exiting")
         return lines
 
     def summary_markdown(self, stats: RunStats) -> str:
-        lines = [f"- {line[len('memspy: '):]}" for line in self.summary_lines(stats)]
+        lines = [f"- {line.strip()}" for line in self.summary_lines(stats)]
         return "\n".join(["# memspy profile", "", *lines]) + "\n"
-

@@ -3,16 +3,17 @@
 Lateness, missed ticks and read errors are data, reported at the end, never a crash:
 a target changes under us, so some reads fail. The loop never bursts to catch up after
 falling behind (a burst would over-weight whatever runs right then); it skips the missed
-ticks and counts them.
+ticks and counts them, so ``ticks + missed`` is always the number of ticks the clock
+scheduled.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import select
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional
 
 import psutil
@@ -23,6 +24,41 @@ from memspy.pause import Pauser
 from memspy.process import PythonProcess
 
 DISCOVERY_INTERVAL = 0.2  # seconds between looks for new child processes
+SETTLE_TIME = 2.0  # seconds a process may take to become Python (exec, a pyenv shim)
+LATE = 0.5  # a tick taken more than this many intervals after its time is late
+
+
+class Stop:
+    """A stop request that a signal handler can make safely.
+
+    ``threading.Event.set`` takes a lock that the interrupted main thread may hold (it is
+    inside ``Event.wait``), so calling it from a signal handler can deadlock. This sets a
+    flag and writes a byte to a pipe that ``wait`` selects on: a wait in progress wakes.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def set(self) -> None:
+        self._set = True
+        try:
+            os.write(self._write, b"x")
+        except OSError:
+            pass  # the pipe is full (it is woken already) or closed
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float) -> bool:
+        if not self._set and timeout > 0:
+            select.select([self._read], [], [], timeout)
+        return self._set
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            os.close(fd)
 
 
 @dataclass
@@ -30,11 +66,13 @@ class RunStats:
     requested_rate: float
     started: float = 0.0  # monotonic
     ended: float = 0.0
+    last_tick: float = 0.0  # when the last tick was taken
     ticks: int = 0  # sampling attempts
-    samples: int = 0  # samples delivered
-    missed: int = 0  # ticks skipped because the loop fell behind
-    late: int = 0  # ticks taken more than one interval late
-    errors: Counter = field(default_factory=Counter)  # reason -> count
+    samples: int = 0  # samples delivered (one per process per tick)
+    missed: int = 0  # scheduled ticks skipped because the loop fell behind
+    late: int = 0  # ticks taken, but more than LATE intervals after their time
+    errors: Counter = field(default_factory=Counter)  # reason -> samples dropped
+    exiting: int = 0  # samples dropped because their process was exiting (not read errors)
     end_reason: str = ""
     processes: int = 0  # processes sampled over the run
 
@@ -44,7 +82,10 @@ class RunStats:
 
     @property
     def achieved_rate(self) -> float:
-        return self.ticks / self.duration if self.duration > 0 else 0.0
+        """Ticks per second between the first tick and the last: exactly the requested
+        rate when none was missed (ticks / duration would count one tick too many)."""
+        span = self.last_tick - self.started
+        return (self.ticks - 1) / span if self.ticks > 1 and span > 0 else 0.0
 
     @property
     def error_count(self) -> int:
@@ -57,50 +98,86 @@ def _alive(pid: int) -> bool:
             stat = f.read()
     except OSError:
         return False
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] not in (b"Z", b"X")
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
 
 
 class Targets:
-    """The processes being sampled: the root, and with ``follow`` its Python descendants."""
+    """The processes being sampled: the root, and with ``follow`` its Python descendants.
 
-    def __init__(self, root: PythonProcess, follow: bool, blocking: bool, max_depth: int) -> None:
-        self.root_pid = root.pid
+    The root may not be Python itself (``--subprocesses -- bash -c ...``): then ``root``
+    is None, and it is tried like any new descendant until it settles.
+    """
+
+    def __init__(
+        self,
+        root_pid: int,
+        root: Optional[PythonProcess],
+        follow: bool,
+        blocking: bool,
+        max_depth: int,
+    ) -> None:
+        self.root_pid = root_pid
         self.follow = follow
         self.blocking = blocking
         self.max_depth = max_depth
-        self.processes: Dict[int, PythonProcess] = {root.pid: root}
+        self.processes: Dict[int, PythonProcess] = {}
         self.pausers: Dict[int, Pauser] = {}
         self._rejected: set = set()
         self._next_discovery = 0.0
-        self.seen = 1
-        if blocking:
-            self.pausers[root.pid] = Pauser(root.pid)
+        self._root_gone = False
+        self.seen = 0
+        if root is not None:
+            self._add(root)
+
+    def _add(self, process: PythonProcess) -> None:
+        """Sample ``process`` from now on; with ``blocking``, seize it first, so that a
+        refused ptrace fails here once rather than at every sample."""
+        if self.blocking:
+            pauser = Pauser(process.pid)
+            pauser.seize()
+            self.pausers[process.pid] = pauser
+        self.processes[process.pid] = process
+        self.seen += 1
+
+    def root_exited(self) -> bool:
+        """The root was sampled and has gone, or, never Python itself, has exited."""
+        if self.root_pid in self.processes:
+            return False
+        self._root_gone = self._root_gone or not _alive(self.root_pid)
+        return self._root_gone
 
     def discover(self, now: float) -> None:
         if not self.follow or now < self._next_discovery:
             return
         self._next_discovery = now + DISCOVERY_INTERVAL
+        candidates = []
         try:
-            children = psutil.Process(self.root_pid).children(recursive=True)
+            root = psutil.Process(self.root_pid)
+            candidates = [root, *root.children(recursive=True)]
         except psutil.Error:
-            return
-        for child in children:
-            pid = child.pid
+            pass
+        for candidate in candidates:
+            pid = candidate.pid
             if pid in self.processes or pid in self._rejected:
                 continue
             try:
                 process = PythonProcess(pid, max_depth=self.max_depth, init_timeout=0)
             except MemspyError:
                 # Not Python (yet: a fork about to exec is retried until it settles).
-                if _settled(child):
+                if _settled(candidate):
                     self._rejected.add(pid)
                 continue
-            self.processes[pid] = process
-            self.seen += 1
-            if self.blocking:
-                self.pausers[pid] = Pauser(pid)
+            try:
+                self._add(process)
+            except MemspyError:
+                process.close()  # cannot be paused: ptrace refused, or it exited
+                self._rejected.add(pid)
 
     def drop(self, pid: int) -> None:
+        """Forget a process that exited; never tried again (its pid may be reused)."""
+        self._rejected.add(pid)
+        self._root_gone = self._root_gone or pid == self.root_pid
         process = self.processes.pop(pid, None)
         if process is not None:
             process.close()
@@ -113,10 +190,10 @@ class Targets:
             self.drop(pid)
 
 
-def _settled(child: psutil.Process) -> bool:
+def _settled(process: psutil.Process) -> bool:
     """A process that has run for a while without becoming Python will not become Python."""
     try:
-        return time.time() - child.create_time() > 2.0
+        return time.time() - process.create_time() > SETTLE_TIME
     except psutil.Error:
         return True
 
@@ -128,7 +205,7 @@ class Sampler:
         rate: float,
         on_sample: Callable[[Sample], None],
         duration: Optional[float] = None,
-        stop: Optional[threading.Event] = None,
+        stop: Optional[Stop] = None,
         on_tick: Optional[Callable[[RunStats], None]] = None,
         verbose: Optional[Callable[[str], None]] = None,
     ) -> None:
@@ -136,10 +213,13 @@ class Sampler:
         self.interval = 1.0 / rate
         self.on_sample = on_sample
         self.duration = duration
-        self.stop = stop or threading.Event()
+        self.stop = stop or Stop()
         self.on_tick = on_tick
         self.verbose = verbose
         self.stats = RunStats(requested_rate=rate)
+        # Errors of a process's latest unbroken run of failed samples: read errors if it
+        # recovers or outlives the run, but only the sign of its exit if it then exits.
+        self._pending: Dict[int, Counter] = {}
 
     def _sample_one(self, pid: int, process: PythonProcess) -> Optional[Sample]:
         pauser = self.targets.pausers.get(pid)
@@ -153,60 +233,93 @@ class Sampler:
                     pauser.resume()
         except MemspyError as error:
             if isinstance(error, TargetExited) or not _alive(pid):
-                self.targets.drop(pid)
+                self._exited(pid)
                 return None
-            self._error(type(error).__name__, error.message)
+            self._error(pid, type(error).__name__, error.message)
             return None
         if process.errors:
             for message in process.errors:
-                self._error("unreadable thread", message)
+                self._error(pid, "unreadable thread", message)
             return None
-        return sample
+        self._commit(pid)
+        return sample if pauser is None else _running_before_pause(sample, pauser.running)
 
-    def _error(self, kind: str, message: str) -> None:
-        self.stats.errors[kind] += 1
+    def _error(self, pid: int, kind: str, message: str) -> None:
+        self._pending.setdefault(pid, Counter())[kind] += 1
         if self.verbose is not None:
-            self.verbose(f"sample dropped: {message}")
+            self.verbose(f"sample of process {pid} dropped: {message}")
+
+    def _commit(self, pid: int) -> None:
+        pending = self._pending.pop(pid, None)
+        if pending:
+            self.stats.errors.update(pending)
+
+    def _exited(self, pid: int) -> None:
+        pending = self._pending.pop(pid, None)
+        if pending:
+            self.stats.exiting += sum(pending.values())
+        self.targets.drop(pid)
+
+    def _tick(self) -> None:
+        stats = self.stats
+        stats.ticks += 1
+        for pid, process in list(self.targets.processes.items()):
+            sample = self._sample_one(pid, process)
+            if sample is not None:
+                stats.samples += 1
+                self.on_sample(sample)
 
     def run(self) -> RunStats:
         stats = self.stats
         stats.started = start = time.monotonic()
         deadline = start + self.duration if self.duration else None
-        next_tick = start
+        scheduled = 0  # ticks the clock has asked for so far
         try:
-            while not self.stop.is_set():
+            while True:
+                if self.stop.is_set():
+                    stats.end_reason = "interrupted"
+                    break
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     stats.end_reason = "duration reached"
                     break
-                if next_tick > now:
-                    self.stop.wait(next_tick - now)
+                due = start + scheduled * self.interval
+                if due > now:
+                    wake = due if deadline is None else min(due, deadline)
+                    self.stop.wait(wake - now)
                     continue
-                behind = now - next_tick
-                if behind > self.interval:
-                    skipped = int(behind / self.interval)
-                    stats.missed += skipped
+                # Every tick due by now but the latest is missed, not taken in a burst.
+                behind = max(1, int((now - start) / self.interval) + 1 - scheduled)
+                if behind > 1:
+                    stats.missed += behind - 1
+                    due = start + (scheduled + behind - 1) * self.interval
+                scheduled += behind
+                if now - due > LATE * self.interval:
                     stats.late += 1
-                    next_tick += skipped * self.interval
-                next_tick += self.interval
                 self.targets.discover(now)
-                stats.ticks += 1
-                for pid, process in list(self.targets.processes.items()):
-                    sample = self._sample_one(pid, process)
-                    if sample is not None:
-                        stats.samples += 1
-                        self.on_sample(sample)
-                if self.targets.root_pid not in self.targets.processes:
+                self._tick()
+                stats.last_tick = now
+                if self.targets.root_exited():
                     stats.end_reason = "target exited"
                     break
                 if self.on_tick is not None:
                     self.on_tick(stats)
-            else:
-                stats.end_reason = stats.end_reason or "interrupted"
         finally:
             stats.ended = time.monotonic()
             stats.processes = self.targets.seen
+            for pid in list(self._pending):
+                self._commit(pid)
         return stats
+
+
+def _running_before_pause(sample: Sample, running: Dict[int, bool]) -> Sample:
+    """A paused thread is never runnable: whether it is idle is what it was doing just
+    before the pause."""
+    threads = tuple(
+        replace(t, idle=not running[t.native_tid]) if t.native_tid in running else t
+        for t in sample.threads
+    )
+    return replace(sample, threads=threads)
 
 
 def filter_threads(sample: Sample, idle: bool, gil: bool) -> Sample:
@@ -220,10 +333,4 @@ def filter_threads(sample: Sample, idle: bool, gil: bool) -> Sample:
     return Sample(sample.time, sample.pid, tuple(threads))
 
 
-def cpu_seconds() -> float:
-    """CPU time memspy itself has used (user + system)."""
-    times = os.times()
-    return times.user + times.system
-
-
-__all__: List[str] = ["RunStats", "Sampler", "Targets", "filter_threads", "cpu_seconds"]
+__all__: List[str] = ["RunStats", "Sampler", "Stop", "Targets", "filter_threads"]

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import List, Optional, Tuple
 
@@ -22,7 +21,7 @@ from memspy.output import check_writable, write_atomic
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
 from memspy.recording import Recording, attach_child, exit_status
-from memspy.sampler import RunStats, Sampler, Targets
+from memspy.sampler import RunStats, Stop
 
 
 def _say(message: str) -> None:
@@ -42,9 +41,8 @@ class StatusLine:
             return
         self._next = now + 0.25
         elapsed = now - stats.started
-        rate = stats.ticks / elapsed if elapsed > 0 else 0.0
         sys.stderr.write(
-            f"\rmemspy: {elapsed:6.1f}s  {stats.samples} samples  {rate:6.1f} Hz  "
+            f"\rmemspy: {elapsed:6.1f}s  {stats.samples} samples  {stats.achieved_rate:6.1f} Hz  "
             f"{stats.error_count} errors  (Ctrl-C to stop)\x1b[K"
         )
         sys.stderr.flush()
@@ -123,7 +121,7 @@ def record(
     if summary_path:
         check_writable(summary_path)
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
-    stop = threading.Event()
+    stop = Stop()
     child = subprocess.Popen(list(command)) if command else None
     previous = _install_signal_handlers(stop, child)
     try:
@@ -134,6 +132,7 @@ def record(
     finally:
         for signum, handler in previous:
             signal.signal(signum, handler)
+        stop.close()
     if child is not None:
         status = exit_status(child)
         if status:
@@ -142,7 +141,7 @@ def record(
 
 
 def _install_signal_handlers(
-    stop: threading.Event, child: Optional[subprocess.Popen]
+    stop: Stop, child: Optional[subprocess.Popen]
 ) -> List[Tuple[int, object]]:
     """Ctrl-C and SIGTERM end the sampling loop, which then writes the file.
 
@@ -185,17 +184,17 @@ def _run(
     summary_path: Optional[str],
     max_depth: int,
     verbose: bool,
-    stop: threading.Event,
+    stop: Stop,
 ) -> None:
     if child is not None:
+        root_pid = child.pid
         root = attach_child(child, max_depth, stop, follow=subprocesses)
     else:
         assert pid is not None
-        root = PythonProcess(pid, max_depth=max_depth)
-    target_pid = root.pid if root is not None else (child.pid if child else pid)
+        root_pid, root = pid, PythonProcess(pid, max_depth=max_depth)
     info = ProfileInfo(
-        pid=target_pid or 0,
-        command=command_line(target_pid) if target_pid else "",
+        pid=root_pid,
+        command=command_line(root_pid),
         python_version=root.version if root is not None else "",
         rate_hz=rate,
         start_time_ns=time.time_ns(),
@@ -205,24 +204,38 @@ def _run(
     stats = RunStats(requested_rate=rate)
     if root is not None:
         _say(f"sampling process {root.pid} (Python {root.version}) at {rate:g} Hz")
-        targets = Targets(root, follow=subprocesses, blocking=blocking, max_depth=max_depth)
+    elif subprocesses and child is not None and child.poll() is None:
+        _say(f"sampling the Python processes that command {root_pid} starts, at {rate:g} Hz")
+    if root is not None or (subprocesses and child is not None and child.poll() is None):
         status = StatusLine()
-        sampler = Sampler(
-            targets, rate, recording.add, duration=duration, stop=stop, on_tick=status.update,
-            verbose=_say if verbose else None,
-        )
         try:
-            stats = sampler.run()
+            stats = recording.sample(
+                root_pid, root, rate, duration=duration, follow=subprocesses,
+                blocking=blocking, max_depth=max_depth, stop=stop, on_tick=status.update,
+                verbose=_say if verbose else None,
+            )
+        except BaseException:
+            _save_anyway(output, recording, info)
+            raise
         finally:
-            targets.close()
             status.clear()
-    elif child is not None:
+    if stats.processes == 0 and child is not None:
         _say("the command never became a Python process that memspy could read; "
              "the profile will be empty (try --subprocesses if it starts Python as a child)")
-        stats.end_reason = "command exited"
+        stats.end_reason = stats.end_reason or "command exited"
     recording.finish(dataclasses.replace(info, duration_s=stats.duration))
     write_atomic(output, recording.collector.export)
     _report(stats, output, recording, summary_path)
+
+
+def _save_anyway(output: str, recording: Recording, info: ProfileInfo) -> None:
+    """An unexpected failure mid-run still leaves the samples taken so far on disk."""
+    try:
+        recording.finish(info)
+        write_atomic(output, recording.collector.export)
+        _say(f"wrote the samples taken so far to {output}")
+    except Exception:  # the original failure is the one worth reporting
+        pass
 
 
 def _report(
@@ -234,7 +247,7 @@ def _report(
         _say(f"stopped: {reason}")
     lines = recording.summary_lines(stats)
     for line in lines:
-        click.echo(line, err=True)
+        _say(line)
     if summary_path:
         write_atomic(summary_path, lambda f: f.write(recording.summary_markdown(stats).encode()))
         _say(f"wrote summary to {summary_path}")

@@ -1,0 +1,54 @@
+"""Memory stays bounded: an hour at 100 Hz (360,000 samples) of a live target through every
+output format at once. Run with ``-s`` to see the numbers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from recorder import DEMO
+
+from memspy.collectors import FORMATS, create
+from memspy.model import ProfileInfo
+from memspy.process import PythonProcess
+from memspy.recording import Recording
+
+HOUR_AT_100HZ = 360_000
+GROWTH_LIMIT_MB = 64  # what 360k samples may add to the profiler, every format together
+
+
+def _rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+@pytest.mark.slow
+def test_an_hour_of_samples_keeps_memory_bounded():
+    demo = subprocess.Popen(
+        [sys.executable, str(DEMO), "--seconds", "3600"], stdout=subprocess.DEVNULL
+    )
+    try:
+        time.sleep(0.3)
+        process = PythonProcess(demo.pid)
+        info = ProfileInfo(pid=demo.pid, rate_hz=100.0)
+        recordings = [Recording(create(name, info), idle=True, gil=False) for name in FORMATS]
+        taken, began, checkpoint = 0, time.monotonic(), None
+        while taken < HOUR_AT_100HZ:
+            sample = process.sample()
+            if process.errors:
+                continue
+            for recording in recordings:
+                recording.add(sample)
+            taken += 1
+            if taken == HOUR_AT_100HZ // 10:
+                checkpoint = _rss_mb()
+        end = _rss_mb()
+        assert checkpoint is not None
+        print(f"\n{taken} samples in {time.monotonic() - began:.0f}s; RSS {checkpoint:.1f} MB "
+              f"after 36,000, {end:.1f} MB after 360,000")
+        assert end - checkpoint < GROWTH_LIMIT_MB
+    finally:
+        demo.kill()
+        demo.wait()

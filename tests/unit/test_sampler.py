@@ -1,0 +1,117 @@
+"""The sampler's bookkeeping: ticks, missed ticks, errors, a target's exit, stopping.
+
+The processes here are scripted stand-ins for PythonProcess (the loop only calls
+``sample()`` and reads ``errors``); stack reading itself is tested on real targets.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import List
+
+from memspy.errors import RemoteReadError, TargetExited
+from memspy.model import Frame, Sample, ThreadStack
+from memspy.sampler import RunStats, Sampler, Stop, Targets, _running_before_pause, filter_threads
+
+# A live pid, so that a failed read is not taken for the process's exit: only "exit" is.
+LIVE = os.getpid()
+
+
+def _thread(tid: int, idle: bool = False, gil: bool = False) -> ThreadStack:
+    return ThreadStack(tid, tid, None, gil, idle, (Frame("f", "f.py", 1),))
+
+
+class Scripted:
+    """Plays a list of outcomes, one per tick: "ok", "bad" (a thread unreadable),
+    "raise" (a failed read), "exit" (the process is gone), or a float (seconds of work)."""
+
+    def __init__(self, pid: int, script: List[object]) -> None:
+        self.pid = pid
+        self.script = list(script)
+        self.errors: List[str] = []
+
+    def sample(self) -> Sample:
+        step = self.script.pop(0) if self.script else "ok"
+        self.errors = ["thread 1: torn"] if step == "bad" else []
+        if step == "raise":
+            raise RemoteReadError("torn read")
+        if step == "exit":
+            raise TargetExited("gone")
+        if isinstance(step, float):
+            time.sleep(step)
+        return Sample(time.monotonic(), self.pid, (_thread(1),))
+
+    def close(self) -> None:
+        pass
+
+
+def _run(script: List[object], rate: float = 200.0, duration: float = 0.3,
+         pid: int = LIVE) -> RunStats:
+    targets = Targets(pid, None, follow=False, blocking=False, max_depth=10)
+    targets.processes[pid] = Scripted(pid, script)  # type: ignore[assignment]
+    seen: List[Sample] = []
+    stats = Sampler(targets, rate, seen.append, duration=duration).run()
+    assert stats.samples == len(seen)
+    return stats
+
+
+def test_failures_just_before_the_target_exits_are_not_read_errors():
+    stats = _run(["ok", "ok", "bad", "raise", "bad", "exit"])
+    assert stats.end_reason == "target exited"
+    assert stats.samples == 2 and stats.ticks == 6
+    assert stats.error_count == 0 and stats.exiting == 3
+
+
+def test_failures_the_target_recovers_from_are_read_errors():
+    stats = _run(["ok", "bad", "raise", "ok", "bad", "exit"])
+    assert dict(stats.errors) == {"unreadable thread": 1, "RemoteReadError": 1}
+    assert stats.exiting == 1
+
+
+def test_failures_still_pending_when_the_run_ends_are_read_errors():
+    stats = _run(["ok"] + ["bad"] * 1000, duration=0.1)
+    assert stats.end_reason == "duration reached"
+    assert stats.error_count == stats.ticks - 1 and stats.exiting == 0
+
+
+def test_a_slow_tick_skips_the_ticks_it_overran_and_says_so():
+    rate = 100.0
+    stats = _run(["ok", 0.035, "ok"], rate=rate, duration=0.2)
+    # A 35 ms tick at 10 ms overruns the ticks due at 20, 30 and 40 ms: the last of
+    # them is taken (late), the others are missed, not taken in a burst.
+    assert stats.missed >= 2 and stats.late >= 1
+    scheduled = int(stats.duration * rate) + 1
+    assert abs(stats.ticks + stats.missed - scheduled) <= 1
+    assert stats.late <= stats.ticks
+
+
+def test_achieved_rate_is_exact_when_nothing_is_missed():
+    stats = RunStats(requested_rate=100.0, started=10.0, last_tick=11.0, ticks=101, ended=11.005)
+    assert stats.achieved_rate == 100.0
+
+
+def test_stop_set_from_a_signal_handler_wakes_a_wait():
+    stop = Stop()
+    previous = signal.signal(signal.SIGALRM, lambda *_: stop.set())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        began = time.monotonic()
+        assert stop.wait(5.0) is True
+        assert time.monotonic() - began < 1.0
+        assert stop.wait(5.0) is True  # stays set, returns at once
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        stop.close()
+
+
+def test_filter_threads_and_paused_idleness():
+    sample = Sample(0.0, 1, (_thread(1, gil=True), _thread(2, idle=True), _thread(3)))
+    assert [t.thread_id for t in filter_threads(sample, idle=False, gil=False).threads] == [1, 3]
+    assert [t.thread_id for t in filter_threads(sample, idle=True, gil=True).threads] == [1]
+    assert filter_threads(sample, idle=True, gil=False) is sample
+    # Under --blocking every thread reads as stopped; what it did before the pause counts.
+    paused = _running_before_pause(sample, {1: True, 2: True, 3: False})
+    assert [t.idle for t in paused.threads] == [False, False, True]
