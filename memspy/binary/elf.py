@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -94,8 +95,18 @@ def _defined(symtab: bytes, strtab: bytes, names: List[bytes], elfclass: int) ->
     return found
 
 
+_parsed: Dict[Tuple[int, int, int, Tuple[str, ...]], ElfImage] = {}
+
+
 def open_elf(path: str, wanted: Iterable[str]) -> Optional[ElfImage]:
+    """The parsed file, reused while the same file (device, inode, mtime) is asked for:
+    with --subprocesses every child maps the same libpython."""
+    names = tuple(wanted)
     try:
-        return ElfImage(path, wanted)
+        info = os.stat(path)
+        key = (info.st_dev, info.st_ino, info.st_mtime_ns, names)
+        if key not in _parsed:
+            _parsed[key] = ElfImage(path, names)
+        return _parsed[key]
     except (OSError, ELFError):
         return None
