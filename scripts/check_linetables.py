@@ -16,35 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from interpreters import all_interpreters  # noqa: E402
 
 from memspy.linetable import decode_line  # noqa: E402
+from memspy.offsets import load_layout  # noqa: E402
 
 TRUTH_SCRIPT = Path(__file__).resolve().parent / "linetable_truth.py"
-
-INTERPRETERS = [
-    *(
-        f"/root/.pyenv/versions/{v}/bin/python"
-        for v in (
-            "2.7.18",
-            "3.6.15",
-            "3.7.16",
-            "3.8.18",
-            "3.9.18",
-            "3.10.13",
-            "3.11.7",
-            "3.12.1",
-            "3.13.0",
-        )
-    ),
-    "/usr/bin/python3.11",
-]
 
 MODULES = [
     "os",
@@ -65,20 +50,13 @@ MODULES = [
     "ftplib",
 ]
 
-_LNOTAB_VERSIONS = {(3, 6), (3, 7), (3, 8), (3, 9)}
-
-
 def table_kind(version: tuple[int, int]) -> str:
-    """The layout's ``linetable`` feature for ``version``."""
-    if version == (2, 7):
-        return "lnotab_unsigned"
-    if version in _LNOTAB_VERSIONS:
-        return "lnotab"
-    return "linetable310" if version == (3, 10) else "locations"
+    """The line-table format of ``version``, as its generated layout says."""
+    return load_layout(*version).features.linetable
 
 
 def present_interpreters() -> list[str]:
-    return [p for p in INTERPRETERS if os.access(p, os.X_OK)]
+    return [str(i.path) for i in all_interpreters() if i.present]
 
 
 def dump(python: str, modules: list[str]) -> dict[str, Any]:

@@ -8,10 +8,7 @@ runs the same comparison over more modules.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
-
-import pytest
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_linetables.py"
 _spec = importlib.util.spec_from_file_location("check_linetables", _SCRIPT)
@@ -21,11 +18,8 @@ _spec.loader.exec_module(check)
 MODULES = ["argparse", "tokenize", "json.decoder", "textwrap"]
 
 
-@pytest.mark.parametrize("python", check.INTERPRETERS)
-def test_every_position_matches_the_interpreter(python: str) -> None:
-    if not os.access(python, os.X_OK):
-        pytest.skip(f"{python} is not installed")
-    truth = check.dump(python, MODULES)
+def test_every_position_matches_the_interpreter(interpreter) -> None:
+    truth = check.dump(str(interpreter.path), MODULES)
     checked, wrong = check.mismatches(truth)
     assert checked > 5000, "too few positions to mean anything"
     assert wrong == [], f"{len(wrong)} of {checked} positions differ, e.g. {wrong[:5]}"
