@@ -167,8 +167,6 @@ def _top_function(folded: str) -> str:
 @needs_bpftrace
 @pytest.mark.slow
 def test_sample_and_trace_agree_on_the_dominant_function(tmp_path):
-    if "record" not in main.commands:
-        pytest.skip("memspy record is not available yet")
     traced, sampled = tmp_path / "t.collapsed", tmp_path / "s.collapsed"
     process = _start(SYSTEM_311)
     try:
