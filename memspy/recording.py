@@ -14,6 +14,7 @@ from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
 from memspy.model import ProfileInfo, Sample
 from memspy.process import PythonProcess
 from memspy.sampler import RunStats, Sampler, Stop, Targets, filter_threads
+from memspy.summary import SampleTally, Summary, function_shares
 
 ATTACH_TIMEOUT = 10.0  # seconds a started command has to become a readable Python process
 _ATTACH_POLL = 0.001
@@ -65,9 +66,12 @@ class Recording:
         self.collector = collector
         self.idle = idle
         self.gil = gil
+        self.tally = SampleTally()
 
     def add(self, sample: Sample) -> None:
-        self.collector.collect(filter_threads(sample, self.idle, self.gil))
+        kept = filter_threads(sample, self.idle, self.gil)
+        self.collector.collect(kept)
+        self.tally.add(kept)
 
     def sample(
         self,
@@ -113,6 +117,23 @@ class Recording:
             lines.append(f"{stats.exiting} samples not taken while a process was exiting")
         return lines
 
-    def summary_markdown(self, stats: RunStats) -> str:
-        lines = [f"- {line.strip()}" for line in self.summary_lines(stats)]
-        return "\n".join(["# memspy profile", "", *lines]) + "\n"
+    def summary(self, stats: RunStats) -> Summary:
+        """The run's facts and top functions, for stderr and for ``--summary``."""
+        info = self.collector.info
+        achieved = stats.achieved_rate
+        share = achieved / stats.requested_rate if stats.requested_rate else 0.0
+        errors = f"{stats.error_count} samples dropped for read errors"
+        if stats.errors:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in stats.errors.most_common())
+            errors += f" ({kinds})"
+        facts = [
+            ("command", info.command or f"pid {info.pid}"),
+            ("Python", info.python_version or "unknown"),
+            ("samples", f"{stats.samples} of {stats.processes} process(es) in "
+                        f"{stats.duration:.2f} s"),
+            ("rate", f"{achieved:.1f} Hz of {stats.requested_rate:g} Hz requested ({share:.0%})"),
+            ("missed", f"{stats.missed} ticks missed, {stats.late} late"),
+            ("errors", errors),
+            ("threads", "idle ones included (wall time)" if self.idle else "active ones only"),
+        ]
+        return Summary("memspy profile", facts, function_shares(self.tally.stacks()))

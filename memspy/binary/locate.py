@@ -43,7 +43,8 @@ class PythonImage:
     pid: int
     exe: str
     path: str  # as the target sees it
-    elf: ElfImage
+    open_path: str  # the same file, reached through this process's /proc entry
+    elf: ElfImage  # parsed once per file: its own path may name another process
     bias: int
     version: PythonVersion
     addresses: Dict[str, int] = field(default_factory=dict)  # runtime addresses by symbol
@@ -115,7 +116,7 @@ def find_python(pid: int, memory: Memory) -> PythonImage:
                 f"cannot tell which Python version process {pid} runs ({path})",
                 "the binary has no Py_Version and no version string was found",
             )
-        return PythonImage(pid, exe, path, elf, bias, version, addresses)
+        return PythonImage(pid, exe, path, open_path, elf, bias, version, addresses)
     raise NotAPythonProcess(
         f"process {pid} ({os.path.basename(exe)}) is not a Python process",
         "no libpython and no interpreter symbols in its executable",

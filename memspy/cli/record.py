@@ -245,11 +245,12 @@ def _report(
               "interrupted": "interrupted"}.get(stats.end_reason, stats.end_reason)
     if reason:
         _say(f"stopped: {reason}")
-    lines = recording.summary_lines(stats)
-    for line in lines:
+    for line in recording.summary_lines(stats):
         _say(line)
+    summary = recording.summary(stats)
+    click.echo(summary.table_text(), err=True, nl=False)
     if summary_path:
-        write_atomic(summary_path, lambda f: f.write(recording.summary_markdown(stats).encode()))
+        write_atomic(summary_path, lambda f: f.write(summary.markdown().encode()))
         _say(f"wrote summary to {summary_path}")
     _say(f"wrote {recording.collector.name} profile to {output}")
 

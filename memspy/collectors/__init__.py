@@ -10,21 +10,25 @@ from memspy.collectors.base import DEFAULT_OPTIONS, Collector, StackOptions
 from memspy.collectors.chrometrace import ChromeTraceCollector
 from memspy.collectors.collapsed import CollapsedCollector
 from memspy.collectors.flamegraph import FlameGraphCollector
+from memspy.collectors.pprof import PprofCollector
 from memspy.collectors.speedscope import SpeedscopeCollector
 from memspy.errors import OutputError
 from memspy.model import ProfileInfo
 
 FORMATS: dict[str, type[Collector]] = {
     cls.name: cls
-    for cls in (SpeedscopeCollector, CollapsedCollector, FlameGraphCollector, ChromeTraceCollector)
+    for cls in (
+        SpeedscopeCollector,
+        CollapsedCollector,
+        FlameGraphCollector,
+        ChromeTraceCollector,
+        PprofCollector,
+    )
 }
-
-# Extensions promised to formats still being written, so inference already routes them.
-_PLANNED: dict[str, str] = {".pb.gz": "pprof", ".pprof": "pprof"}
 
 
 def _extensions() -> dict[str, str]:
-    table = dict(_PLANNED)
+    table: dict[str, str] = {}
     for name, cls in FORMATS.items():
         table.update({extension: name for extension in cls.extensions})
     return table

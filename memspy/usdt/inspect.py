@@ -38,15 +38,15 @@ def probes_of_process(pid: int) -> ProbeReport:
     """The probes of the interpreter file ``pid`` runs, with their live semaphore counts."""
     memory = ProcessMemory(pid)
     image = find_python(pid, memory)
-    probes = read_probes(image.elf.path)
+    probes = read_probes(image.open_path)
     # A tracer attaches by inode: the target's own path when it is ours too, else the
     # route through /proc that reaches it in another mount namespace.
-    same = os.path.exists(image.path) and os.path.samefile(image.path, image.elf.path)
+    same = os.path.exists(image.path) and os.path.samefile(image.path, image.open_path)
     return ProbeReport(
         image.path,
         probes,
         pid,
         image.version,
         read_semaphores(memory, probes, image.bias),
-        image.path if same else image.elf.path,
+        image.path if same else image.open_path,
     )

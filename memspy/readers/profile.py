@@ -1,0 +1,38 @@
+"""A saved profile as ``report`` and ``diff`` see it: weighted stacks and a few facts.
+
+Every reader turns its format into this one shape, so the summary code never knows which
+format a profile came from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import DefaultDict, Dict, Iterator, Tuple
+
+from memspy.collectors.stacks import FrameKey
+
+Stack = Tuple[FrameKey, ...]  # root first; a thread root frame has no filename
+
+
+@dataclass
+class LoadedProfile:
+    """``unit`` is what a weight counts: "samples", "seconds", "microseconds" or
+    "nanoseconds" (traced runs). Shares are the same whatever the unit."""
+
+    path: str
+    format: str
+    unit: str = "samples"
+    stacks: DefaultDict[Stack, float] = field(default_factory=lambda: defaultdict(float))
+    facts: Dict[str, str] = field(default_factory=dict)  # pid, python, command, rate...
+
+    def add(self, stack: Stack, weight: float) -> None:
+        if stack and weight > 0:
+            self.stacks[stack] += weight
+
+    @property
+    def total(self) -> float:
+        return sum(self.stacks.values())
+
+    def weighted_stacks(self) -> Iterator[Tuple[Stack, float]]:
+        return iter(self.stacks.items())

@@ -1,0 +1,54 @@
+"""speedscope files: sampled profiles (weights per stack) and evented ones (open/close times).
+
+Weights are summed over every profile in the file, so a multi-thread recording reads as one
+profile with each thread's samples in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from memspy.collectors.stacks import FrameKey
+from memspy.readers.profile import LoadedProfile
+
+
+def _frame(entry: Any) -> FrameKey:
+    name = str(entry["name"])
+    line = entry.get("line")
+    return FrameKey(name, entry.get("file"), int(line) if line else None)
+
+
+def read_speedscope(path: str, document: Any) -> LoadedProfile:
+    frames = [_frame(entry) for entry in document["shared"]["frames"]]
+    units = {profile.get("unit", "none") for profile in document["profiles"]}
+    unit = units.pop() if len(units) == 1 else "none"
+    profile = LoadedProfile(path, "speedscope", unit if unit != "none" else "samples")
+    exporter = document.get("exporter")
+    if exporter:
+        profile.facts["exporter"] = str(exporter)
+    if document.get("name"):
+        profile.facts["name"] = str(document["name"])
+    for item in document["profiles"]:
+        if item["type"] == "sampled":
+            for stack, weight in zip(item["samples"], item["weights"]):
+                profile.add(tuple(frames[i] for i in stack), float(weight))
+        elif item["type"] == "evented":
+            _replay(profile, frames, item["events"])
+        else:
+            raise ValueError(f"unknown profile type {item['type']!r}")
+    return profile
+
+
+def _replay(profile: LoadedProfile, frames: List[FrameKey], events: List[Any]) -> None:
+    """Each span between two events counts the stack open during it, by its length."""
+    open_frames: List[FrameKey] = []
+    last = None
+    for event in events:
+        at = float(event["at"])
+        if last is not None and open_frames:
+            profile.add(tuple(open_frames), at - last)
+        last = at
+        if event["type"] == "O":
+            open_frames.append(frames[event["frame"]])
+        elif open_frames:
+            open_frames.pop()
