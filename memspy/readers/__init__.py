@@ -28,7 +28,7 @@ def load_profile(path: str) -> LoadedProfile:
         raise InputError(f"cannot read {path}: permission denied") from None
     if not data.strip():
         raise InputError(f"{path} is empty", "was the profile written completely?")
-    if data.startswith(_GZIP_MAGIC):
+    if data.startswith(_GZIP_MAGIC) or path.lower().endswith((".pb.gz", ".pprof")):
         from memspy.readers.pprof import read_pprof
 
         return read_pprof(path, data)

@@ -12,6 +12,7 @@ import io
 import zlib
 from typing import Any, Dict, List, Sequence, Tuple
 
+from memspy.collectors import pprof_proto
 from memspy.collectors.pprof import COUNT_TYPE, NANOSECONDS, PID
 from memspy.collectors.stacks import FrameKey
 from memspy.errors import InputError
@@ -58,12 +59,10 @@ def _gunzip(path: str, data: bytes) -> bytes:
 
 
 def _parse(path: str, raw: bytes) -> Any:
-    # Imported here: protobuf costs tens of milliseconds, which no other format should pay.
+    message = pprof_proto.load().Profile()
+    # Only now: protobuf is importable once load() has worked.
     from google.protobuf.message import DecodeError
 
-    from memspy.collectors.pprof_proto import profile_pb2
-
-    message = profile_pb2.Profile()
     try:
         message.ParseFromString(raw)
     except DecodeError as error:
@@ -73,10 +72,22 @@ def _parse(path: str, raw: bytes) -> Any:
     return message
 
 
+class _StringTable:
+    """Indexes as pprof means them: a negative one is damage, not Python's count from the end."""
+
+    def __init__(self, table: Sequence[str]) -> None:
+        if not table or table[0]:
+            raise ValueError("the string table does not start with the empty string")
+        self._table = list(table)
+
+    def __getitem__(self, index: int) -> str:
+        if index < 0:
+            raise IndexError(f"string index {index}")
+        return self._table[index]
+
+
 def _load(path: str, message: Any) -> LoadedProfile:
-    strings: Sequence[str] = message.string_table
-    if strings and strings[0]:
-        raise ValueError("the string table does not start with the empty string")
+    strings = _StringTable(message.string_table)
     types = [(strings[t.type], strings[t.unit]) for t in message.sample_type]
     column = types.index(COUNT_TYPE) if COUNT_TYPE in types else 0
     unit = types[column][1]
@@ -93,12 +104,12 @@ def _load(path: str, message: Any) -> LoadedProfile:
             for frame in reversed(locations[location_id])
         )
         profile.add(stack, float(sample.value[column]))
-        pids.update(label.num for label in sample.label if strings[label.key] == PID)
+        pids.update(tag.num for tag in sample.label if strings[tag.key] == PID and not tag.str)
     profile.facts.update(_facts(message, strings, pids, sampled=COUNT_TYPE in types))
     return profile
 
 
-def _locations(message: Any, strings: Sequence[str]) -> Dict[int, List[FrameKey]]:
+def _locations(message: Any, strings: _StringTable) -> Dict[int, List[FrameKey]]:
     functions: Dict[int, Tuple[str, str]] = {
         function.id: (strings[function.name], strings[function.filename])
         for function in message.function
@@ -113,7 +124,7 @@ def _locations(message: Any, strings: Sequence[str]) -> Dict[int, List[FrameKey]
     return locations
 
 
-def _facts(message: Any, strings: Sequence[str], pids: set, sampled: bool) -> Dict[str, str]:
+def _facts(message: Any, strings: _StringTable, pids: set, sampled: bool) -> Dict[str, str]:
     """The ``key: value`` comments memspy writes, the process ids and the sampling rate."""
     facts = {}
     for index in message.comment:
