@@ -63,6 +63,9 @@ class CodeCache:
         self._cache: Dict[int, CodeInfo] = {}
         self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
         self._cache_bytes = 0
+        # Bumped whenever a cached decoding is dropped: frames decoded before may name a
+        # code object that is no longer at that address.
+        self.generation = 0
 
     def new_sample(self) -> List[Tuple[int, int]]:
         """Start a sample; returns the headers worth reading ahead in the sample's first
@@ -93,6 +96,7 @@ class CodeCache:
             self._checked[addr] = info
         else:
             del self._cache[addr]
+            self.generation += 1
 
     def _identity(self, head: bytes) -> bytes:
         """The type pointer, name/file/table pointers and first line: what makes it *this* code."""
@@ -151,3 +155,4 @@ class CodeCache:
         if self._cache_bytes > MAX_CACHE_BYTES or len(self._cache) >= MAX_CODES:
             self._cache.clear()
             self._cache_bytes = size
+            self.generation += 1

@@ -17,7 +17,7 @@ version gets, nowhere else.
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from memspy.chains import guess_regions, read_chain
 from memspy.codes import CodeCache
@@ -42,6 +42,20 @@ RawFrame = Tuple[int, int, bool]
 Prefetched = Sequence[Optional[bytes]]
 
 
+class RawStack(NamedTuple):
+    frames: List[RawFrame]
+    cut: bool  # stopped at the depth limit
+    closed: bool  # nothing was read beyond the thread state and the prefetched regions, so
+    # the same bytes there give the same stack (see ``FrameChain.recall``)
+
+
+class _Remembered(NamedTuple):
+    inputs: Tuple[bytes, Tuple[Optional[bytes], ...]]
+    raw: RawStack
+    frames: List[Frame]
+    generation: int  # the code cache's, when ``frames`` were decoded
+
+
 def truncated_frame(max_depth: int) -> Frame:
     """The marker put where a stack was cut at the depth limit."""
     return Frame(f"<truncated: deeper than {max_depth} frames>", "<memspy>", 0)
@@ -54,23 +68,51 @@ class FrameChain:
         self.memory = memory
         self.codes = codes
         self.max_depth = max_depth
+        self._remembered: Dict[int, _Remembered] = {}  # thread state -> its last walk
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         raise NotImplementedError
 
-    def raw(
-        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
-    ) -> Tuple[List[RawFrame], bool]:
+    def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         raise NotImplementedError
 
-    def forget(self, live: Sequence[int]) -> None:
-        """Drop what was kept about thread states other than ``live`` (the sample's)."""
+    def recall(
+        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
+    ) -> Optional[Tuple[RawStack, List[Frame], int]]:
+        """The last walk of this thread, if it read exactly these bytes: a thread that
+        waits (half the threads of a typical server) then costs a comparison, not a walk.
+        Its frames stand only while the code cache's generation is unchanged."""
+        last = self._remembered.get(tstate_addr)
+        if last is None or last.inputs != (tstate, tuple(prefetched)):
+            return None
+        return last.raw, last.frames, last.generation
 
-    def decode(self, raw: List[RawFrame], cut: bool) -> List[Frame]:
+    def remember(
+        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched, raw: RawStack,
+        frames: List[Frame],
+    ) -> None:
+        if raw.closed:
+            inputs = (tstate, tuple(prefetched))
+            self._remembered[tstate_addr] = _Remembered(inputs, raw, frames, self.codes.generation)
+        else:
+            self._remembered.pop(tstate_addr, None)
+
+    def forget(self, live: Sequence[int]) -> None:
+        """Drop what was kept about thread states other than ``live`` (the sample's), or it
+        grows with every thread a long run ever saw (and every garbage address)."""
+        keep = set(live)
+        for table in self._tables():
+            for addr in [a for a in table if a not in keep]:
+                del table[addr]
+
+    def _tables(self) -> List[Dict[int, object]]:
+        return [self._remembered]
+
+    def decode(self, raw: RawStack) -> List[Frame]:
         """Frames innermost first; call after ``codes.validate`` saw every code address."""
         get = self.codes.get
         result = []
-        for code_addr, position, hideable in raw:
+        for code_addr, position, hideable in raw.frames:
             info = get(code_addr)
             frame = info.frames.get(position)
             if frame is None:
@@ -78,7 +120,7 @@ class FrameChain:
                     continue
                 frame = self.codes.frame(info, position)
             result.append(frame)
-        if cut:
+        if raw.cut:
             result.append(truncated_frame(self.max_depth))
         return result
 
@@ -101,27 +143,25 @@ class PyFrameChain(FrameChain):
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         return guess_regions(self._guess.get(tstate_addr, ()), self._size, self.max_depth)
 
-    def raw(
-        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
-    ) -> Tuple[List[RawFrame], bool]:
+    def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         first = _PTR.unpack_from(tstate, self._top_off)[0]
         guess = self._guess.get(tstate_addr, ())
         nodes, cut = read_chain(
             self.memory, first, self._back, self._size, guess, prefetched, self.max_depth, "frame"
         )
-        self._guess[tstate_addr] = [addr for addr, _ in nodes]
+        addrs = [addr for addr, _ in nodes]
+        self._guess[tstate_addr] = addrs
+        # Closed when the walk went exactly through the frames read ahead, and ended there.
+        closed = not cut and addrs == list(guess) and None not in prefetched
         code, lasti = self._code, self._lasti
-        return [
+        frames = [
             (_PTR.unpack_from(data, code)[0], _I32.unpack_from(data, lasti)[0], False)
             for _, data in nodes
-        ], cut
+        ]
+        return RawStack(frames, cut, closed)
 
-    def forget(self, live: Sequence[int]) -> None:
-        """Drop the read-ahead of threads that are gone, or it grows with every thread
-        a long run ever saw (and with every garbage address a damaged list gave)."""
-        keep = set(live)
-        for addr in [a for a in self._guess if a not in keep]:
-            del self._guess[addr]
+    def _tables(self) -> List[Dict[int, object]]:
+        return [*super()._tables(), self._guess]
 
 
 class _Regions:
@@ -184,11 +224,8 @@ class InterpreterFrameChain(FrameChain):
         self._plans[tstate_addr] = (chunk, outside)
         return regions
 
-    def forget(self, live: Sequence[int]) -> None:
-        keep = set(live)
-        for table in (self._outside, self._plans):
-            for addr in [a for a in table if a not in keep]:
-                del table[addr]
+    def _tables(self) -> List[Dict[int, object]]:
+        return [*super()._tables(), self._outside, self._plans]
 
     def _older_chunk(self, regions: _Regions, chunk: int) -> Tuple[int, int]:
         """Read the used part of an older chunk: (the chunk before it, bytes read).
@@ -203,9 +240,7 @@ class InterpreterFrameChain(FrameChain):
         regions.add(chunk, self.memory.read(chunk, used))
         return _PTR.unpack_from(head, self._chunk_prev)[0], used
 
-    def raw(
-        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
-    ) -> Tuple[List[RawFrame], bool]:
+    def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         chunk, outside_guess = self._plans.pop(tstate_addr, (0, []))
         prefetched = list(prefetched)
         if self._current_off is not None:
@@ -228,13 +263,14 @@ class InterpreterFrameChain(FrameChain):
         out: List[RawFrame] = []
         outside: List[int] = []
         seen = set()
+        closed = True
         size, cstack, generator = self._frame_size, self._cstack, self._generator
         exec_off, instr_off, prev_off, owner_off = self._exec, self._instr, self._prev, self._owner
         adaptive = self._code_adaptive
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
             if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
-                return out, True
+                return RawStack(out, True, False)
             if addr in seen:
                 raise RemoteReadError("cycle in the frame chain")
             seen.add(addr)
@@ -243,13 +279,17 @@ class InterpreterFrameChain(FrameChain):
             else:
                 found = regions.find(addr, size)
                 while found is None and older and budget > 0:
+                    closed = False
                     older, spent = self._older_chunk(regions, older)
                     budget -= spent
                     found = regions.find(addr, size)
                 if found is None:
                     outside.append(addr)
                     data = read_ahead.get(addr)
-                    found = (data if data is not None else self.memory.read(addr, size)), 0
+                    if data is None:
+                        closed = False
+                        data = self.memory.read(addr, size)
+                    found = data, 0
                 buf, off = found
             owner = buf[off + owner_off]
             if cstack is None or owner < cstack:
@@ -258,7 +298,7 @@ class InterpreterFrameChain(FrameChain):
                 out.append((code, (instr - code - adaptive) // 2, owner != generator))
             addr = _PTR.unpack_from(buf, off + prev_off)[0]
         self._outside[tstate_addr] = outside[:MAX_OUTSIDE_READ_AHEAD]
-        return out, False
+        return RawStack(out, False, closed)
 
 
 FRAME_CHAINS: Dict[str, type] = {"pyframe": PyFrameChain, "iframe": InterpreterFrameChain}

@@ -143,8 +143,8 @@ class PythonProcess:
                     self._unnamed[state.thread_id] = now + NAME_RETRY
         return self._thread_names
 
-    def _idle(self, tid: Optional[int], frames: List[Frame]) -> bool:
-        running = self.tasks.is_running(tid)
+    def _idle(self, tid: Optional[int], frames: List[Frame], ask_kernel: bool) -> bool:
+        running = self.tasks.is_running(tid) if ask_kernel else None
         if running is not None:
             return not running
         if not frames:
@@ -152,9 +152,13 @@ class PythonProcess:
         top = frames[0]
         return (top.name.rsplit(".", 1)[-1], top.filename.rsplit("/", 1)[-1]) in _WAITING
 
-    def sample(self) -> Sample:
+    def sample(self, idle_states: bool = True) -> Sample:
         """Every thread's stack now. Threads that could not be read are left out and
-        described in ``self.errors``; a failure of the thread list itself raises."""
+        described in ``self.errors``; a failure of the thread list itself raises.
+
+        Without ``idle_states`` the kernel is not asked which threads run (one read of
+        /proc per thread, the largest cost of sampling many threads) and ``idle`` is only
+        guessed from the innermost frame: for callers that keep idle threads anyway."""
         try:
             walked = walk(self.memory, self.threads, self.chain, self.codes)
         except _DECODING_ERRORS as error:
@@ -175,7 +179,7 @@ class PythonProcess:
                     native_tid=tid,
                     name=names.get(state.thread_id),
                     holds_gil=state.addr == walked.holder,
-                    idle=self._idle(tid, frames),
+                    idle=self._idle(tid, frames, idle_states),
                     frames=tuple(frames),
                 )
             )

@@ -92,7 +92,7 @@ class Recording:
         targets = Targets(root_pid, root, follow=follow, blocking=blocking, max_depth=max_depth)
         sampler = Sampler(
             targets, rate, self.add, duration=duration, stop=stop, on_tick=on_tick,
-            verbose=verbose,
+            verbose=verbose, idle_states=not self.idle,
         )
         try:
             return sampler.run()

@@ -208,9 +208,11 @@ class Sampler:
         stop: Optional[Stop] = None,
         on_tick: Optional[Callable[[RunStats], None]] = None,
         verbose: Optional[Callable[[str], None]] = None,
+        idle_states: bool = True,
     ) -> None:
         self.targets = targets
         self.interval = 1.0 / rate
+        self.idle_states = idle_states  # False when idle threads are kept anyway
         self.on_sample = on_sample
         self.duration = duration
         self.stop = stop or Stop()
@@ -227,7 +229,7 @@ class Sampler:
             if pauser is not None:
                 pauser.pause()
             try:
-                sample = process.sample()
+                sample = process.sample(self.idle_states)
             finally:
                 if pauser is not None:
                     pauser.resume()

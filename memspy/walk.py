@@ -51,22 +51,34 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
         regions.extend(wanted)
     prefetched = _read_within_budget(memory, regions)
     codes.accept(code_heads, prefetched[: len(code_heads)])
-    raws = []
+    walked = []  # (state, its prefetched regions, raw stack, frames if recalled)
     for state, (start, end) in zip(states, spans):
+        ahead = prefetched[start:end]
+        recalled = chain.recall(state.addr, state.data, ahead)
+        if recalled is not None:
+            raw, frames, generation = recalled
+            walked.append((state, ahead, raw, (frames, generation)))
+            continue
         try:
-            raws.append((state, *chain.raw(state.addr, state.data, prefetched[start:end])))
+            walked.append((state, ahead, chain.raw(state.addr, state.data, ahead), None))
         except TargetExited:
             raise
         except MemspyError as error:
             result.errors.append(f"thread {state.thread_id}: {error.message}")
-    codes.validate(code for _, raw, _ in raws for code, _, _ in raw)
-    for state, raw, cut in raws:
+    codes.validate(code for _, _, raw, _ in walked for code, _, _ in raw.frames)
+    for state, ahead, raw, recalled in walked:
+        if recalled is not None and recalled[1] == codes.generation:
+            result.stacks.append((state, recalled[0]))
+            continue
         try:
-            result.stacks.append((state, chain.decode(raw, cut)))
+            frames = chain.decode(raw)
         except TargetExited:
             raise
         except MemspyError as error:
             result.errors.append(f"thread {state.thread_id}: {error.message}")
+            continue
+        chain.remember(state.addr, state.data, ahead, raw, frames)
+        result.stacks.append((state, frames))
     return result
 
 

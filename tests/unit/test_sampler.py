@@ -32,7 +32,7 @@ class Scripted:
         self.script = list(script)
         self.errors: List[str] = []
 
-    def sample(self) -> Sample:
+    def sample(self, idle_states: bool = True) -> Sample:
         step = self.script.pop(0) if self.script else "ok"
         self.errors = ["thread 1: torn"] if step == "bad" else []
         if step == "raise":
