@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 
 import click
 
@@ -122,6 +123,7 @@ def trace(
         pid=pid or 0,
         command=" ".join(command),
         python_version=".".join(map(str, target.version)),
+        start_time_ns=time.time_ns(),
     )
     with tempfile.TemporaryDirectory(prefix="memspy-trace-") as scratch:
         log = save_log or os.path.join(scratch, "events.log")

@@ -23,7 +23,9 @@ def convert(
         command=info.command,
         python_version=info.python_version,
         rate_hz=info.rate_hz,
-        start_time_ns=round(stats.start * 1e9),
+        # The tracer's clock is monotonic: only the caller knows when, on the wall clock,
+        # the trace began (0 for a log converted later, as pprof allows).
+        start_time_ns=info.start_time_ns,
         duration_s=stats.end - stats.start,
         mode="wall",
         extra=info.extra + (("source", "usdt"),),
