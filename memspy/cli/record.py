@@ -14,7 +14,8 @@ import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
-from memspy.collectors import FORMATS, StackOptions, create, format_for_path
+from memspy.cli.options import output_options, stack_options
+from memspy.collectors import StackOptions, create, format_for_path
 from memspy.frames import DEFAULT_MAX_DEPTH
 from memspy.model import ProfileInfo
 from memspy.output import check_writable, write_atomic
@@ -55,25 +56,14 @@ class StatusLine:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("-p", "--pid", type=int, help="PID of a running Python process to profile.")
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Profile file to write."
-)
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(FORMATS)),
-    help="Output format; by default inferred from the output file's extension.",
-)
+@output_options
 @click.option("-r", "--rate", type=click.FloatRange(0.1, 100_000), default=100.0, show_default=True,
               help="Samples per second.")
 @click.option("-d", "--duration", type=click.FloatRange(min=0, min_open=True),
               help="Stop after this many seconds (default: until Ctrl-C or the target exits).")
 @click.option("--idle", is_flag=True, help="Include idle (waiting, sleeping) threads.")
 @click.option("--gil", is_flag=True, help="Only sample the thread holding the GIL.")
-@click.option("--threads", is_flag=True, help="Show the thread as the root frame of each stack.")
-@click.option("--function", is_flag=True, help="Aggregate by function, not by line.")
-@click.option("--nolineno", is_flag=True, help="Leave line numbers out of the profile.")
+@stack_options
 @click.option("-s", "--subprocesses", is_flag=True,
               help="Also sample child Python processes, including ones started later.")
 @click.option("--blocking", is_flag=True,

@@ -10,7 +10,8 @@ import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
-from memspy.collectors import FORMATS, StackOptions, format_for_path
+from memspy.cli.options import output_options, stack_options
+from memspy.collectors import StackOptions, format_for_path
 from memspy.errors import MemspyError
 from memspy.model import ProfileInfo
 from memspy.output import check_writable
@@ -38,14 +39,7 @@ def _print_program(pid: int | None, binary: str | None) -> None:
 
 @main.command()
 @click.option("-p", "--pid", type=int, help="PID of the running Python process to trace.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Profile file to write.")
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(FORMATS)),
-    help="Output format (default: from the file name).",
-)
+@output_options
 @click.option(
     "-d",
     "--duration",
@@ -72,9 +66,7 @@ def _print_program(pid: int | None, binary: str | None) -> None:
     type=click.Path(dir_okay=False),
     help="With --print-program: the python or libpython to probe.",
 )
-@click.option("--threads", is_flag=True, help="Show each thread as the root frame.")
-@click.option("--function", is_flag=True, help="Aggregate by function, not by line.")
-@click.option("--nolineno", is_flag=True, help="Leave line numbers out of frame names.")
+@stack_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @reports_errors
 def trace(
