@@ -35,6 +35,7 @@ DEFAULT_MAX_DEPTH = 4096
 MAX_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_READ_BYTES = 64 * 1024 * 1024  # per walk; beyond, frames are read one by one
 MAX_OUTSIDE_READ_AHEAD = 256  # frames outside the chunks read ahead per thread
+CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
@@ -69,9 +70,17 @@ class FrameChain:
         self.codes = codes
         self.max_depth = max_depth
         self._remembered: Dict[int, _Remembered] = {}  # thread state -> its last walk
+        # Thread state -> what its last prefetch asked for, widened where it may grow.
+        self._guesses: Dict[int, List[Tuple[int, int]]] = {}
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
+        """What to read ahead for this thread before ``raw``."""
         raise NotImplementedError
+
+    def guesses(self) -> List[Tuple[int, int]]:
+        """What the next sample's prefetches will likely ask for, known before its thread
+        states are read: the sample then reads both in one system call."""
+        return [region for regions in self._guesses.values() for region in regions]
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         raise NotImplementedError
@@ -106,7 +115,7 @@ class FrameChain:
                 del table[addr]
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [self._remembered]
+        return [self._remembered, self._guesses]
 
     def decode(self, raw: RawStack) -> List[Frame]:
         """Frames innermost first; call after ``codes.validate`` saw every code address."""
@@ -141,7 +150,9 @@ class PyFrameChain(FrameChain):
         self._guess: Dict[int, List[int]] = {}  # thread state -> frame addresses last time
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
-        return guess_regions(self._guess.get(tstate_addr, ()), self._size, self.max_depth)
+        regions = guess_regions(self._guess.get(tstate_addr, ()), self._size, self.max_depth)
+        self._guesses[tstate_addr] = regions
+        return regions
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         first = _PTR.unpack_from(tstate, self._top_off)[0]
@@ -195,6 +206,7 @@ class InterpreterFrameChain(FrameChain):
         self._cframe_current = layout.cframe.current_frame
         self._current_off = t.current_frame
         self._chunk_off, self._top_off = t.datastack_chunk, t.datastack_top
+        self._limit_off = t.datastack_limit
         self._exec, self._prev, self._instr = f.executable, f.previous, f.instr
         self._owner = f.owner
         self._frame_size = f.sizeof
@@ -215,13 +227,21 @@ class InterpreterFrameChain(FrameChain):
             regions.append((cframe + self._cframe_current, 8))
         chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
         top = _PTR.unpack_from(tstate, self._top_off)[0]
+        guesses = list(regions)
         if chunk and chunk + self._chunk_data <= top <= chunk + MAX_CHUNK_BYTES:
             regions.append((chunk, top - chunk))
+            # Next time the stack may be a little deeper: guess a little more, within
+            # the chunk (its usable end is datastack_limit).
+            limit = _PTR.unpack_from(tstate, self._limit_off)[0]
+            end = min(top + CHUNK_GUESS_MARGIN, limit) if top <= limit else top
+            guesses.append((chunk, min(end, chunk + MAX_CHUNK_BYTES) - chunk))
         else:
             chunk = 0
         outside = self._outside.get(tstate_addr, [])
         regions += [(addr, self._frame_size) for addr in outside]
+        guesses += [(addr, self._frame_size) for addr in outside]
         self._plans[tstate_addr] = (chunk, outside)
+        self._guesses[tstate_addr] = guesses
         return regions
 
     def _tables(self) -> List[Dict[int, object]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from memspy.chains import guess_regions, read_chain
-from memspy.errors import MemspyError, RemoteReadError
+from memspy.errors import MemspyError, RemoteReadError, TargetExited
 from memspy.memory.base import Memory, read_regions
 from memspy.offsets import Layout
 
@@ -88,6 +88,14 @@ class Threads:
         thread states. Whatever moved is then read afresh. The list is empty while the
         runtime is not initialised.
         """
+        states, holder, _ = self.snapshot_with(())
+        return states, holder
+
+    def snapshot_with(
+        self, ahead: Sequence[Tuple[int, int]]
+    ) -> Tuple[List[ThreadState], Optional[int], List[Optional[bytes]]]:
+        """``snapshot``, also reading ``ahead`` (what the caller guesses it will need
+        next) in the same system call; None for a region that could not be read."""
         guess_interp = self._guess_interp
         guess = self._guess.get(guess_interp, []) if guess_interp else []
         regions = [(self._head_addr, 8)]
@@ -99,7 +107,7 @@ class Threads:
                 (guess_interp + self._tstate_head, 8),
             ]
             regions += guess_regions(guess, self._size, MAX_THREADS)
-        data = read_regions(self.memory, regions)
+        data, ahead_data = _read_with_guesses(self.memory, regions, ahead)
         if data[0] is None:
             raise RemoteReadError("cannot read the interpreter list")
         holder = None
@@ -132,7 +140,8 @@ class Threads:
                 self._gil = self._gil_reader(first)
             except MemspyError:
                 self._gil = None
-        return states, holder or None
+        return states, holder or None, ahead_data
+
 
     def _states(
         self,
@@ -152,3 +161,20 @@ class Threads:
             tid = _PTR.unpack_from(data, self._tid)[0]
             out.append(ThreadState(addr, interp, data, tid, ntid or None))
         return out
+
+
+def _read_with_guesses(
+    memory: Memory, regions: List[Tuple[int, int]], ahead: Sequence[Tuple[int, int]]
+) -> Tuple[List[Optional[bytes]], List[Optional[bytes]]]:
+    """``regions`` and ``ahead`` in one call. Guesses may have gone stale (a freed data
+    chunk, a thread that ended): if the call fails, ``regions`` alone are read again and
+    the guesses dropped, rather than reading every region one by one."""
+    if ahead:
+        try:
+            both = memory.read_many(list(regions) + list(ahead))
+            return list(both[: len(regions)]), list(both[len(regions) :])
+        except TargetExited:
+            raise
+        except MemspyError:
+            pass
+    return read_regions(memory, regions), [None] * len(ahead)

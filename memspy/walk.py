@@ -9,7 +9,7 @@ what is fuzzed must be the code that samples.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from memspy.codes import CodeCache
 from memspy.errors import MemspyError, TargetExited
@@ -39,18 +39,23 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     failure of the thread list itself, or the target's exit, raises.
     """
     code_heads = codes.new_sample()
-    states, holder = threads.snapshot()
+    guesses = _within_budget(chain.guesses())
+    states, holder, ahead = threads.snapshot_with(code_heads + guesses)
+    codes.accept(code_heads, ahead[: len(code_heads)])
+    guessed: Dict[int, bytes] = {}
+    for (addr, _), data in zip(guesses, ahead[len(code_heads) :]):
+        if data is not None:
+            guessed.setdefault(addr, data)
     chain.forget([state.addr for state in states])
     result = Walk(holder)
-    # Everything each thread's walk needs first, read in one batch for all threads, with
-    # the headers of the code objects the last sample met.
-    spans, regions = [], list(code_heads)
+    # What each thread's walk needs first, mostly read already with the thread states;
+    # the rest is read in one more batch for all threads.
+    spans, regions = [], []
     for state in states:
         wanted = chain.prefetch(state.addr, state.data)
         spans.append((len(regions), len(regions) + len(wanted)))
         regions.extend(wanted)
-    prefetched = _read_within_budget(memory, regions)
-    codes.accept(code_heads, prefetched[: len(code_heads)])
+    prefetched = _from_guesses(memory, regions, guessed)
     walked = []  # (state, its prefetched regions, raw stack, frames if recalled)
     for state, (start, end) in zip(states, spans):
         ahead = prefetched[start:end]
@@ -82,12 +87,32 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     return result
 
 
-def _read_within_budget(memory: Memory, regions: List[Tuple[int, int]]) -> List[Optional[bytes]]:
-    """``read_regions``, but regions past the byte budget are not read (None)."""
-    total, affordable = 0, len(regions)
+def _within_budget(regions: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """The first of ``regions`` whose sizes add up to at most the read-ahead budget."""
+    total = 0
     for index, (_, size) in enumerate(regions):
         total += size
         if total > MAX_PREFETCH_BYTES:
-            affordable = index
-            break
-    return read_regions(memory, regions[:affordable]) + [None] * (len(regions) - affordable)
+            return regions[:index]
+    return regions
+
+
+def _from_guesses(
+    memory: Memory, regions: List[Tuple[int, int]], guessed: Dict[int, bytes]
+) -> List[Optional[bytes]]:
+    """Each region's bytes: cut from a guess read at the same address when it covers the
+    region, else read now (in one batch, within the budget; None past it)."""
+    out: List[Optional[bytes]] = []
+    missing: List[int] = []
+    for index, (addr, size) in enumerate(regions):
+        data = guessed.get(addr)
+        if data is not None and len(data) >= size:
+            out.append(data if len(data) == size else data[:size])
+        else:
+            out.append(None)
+            missing.append(index)
+    if missing:
+        wanted = _within_budget([regions[i] for i in missing])
+        for index, data in zip(missing, read_regions(memory, wanted)):
+            out[index] = data
+    return out
