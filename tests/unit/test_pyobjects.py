@@ -147,13 +147,23 @@ def heap(request: pytest.FixtureRequest) -> Heap:
     return Heap(load_layout(*request.param))
 
 
-@pytest.mark.parametrize("general", [True, False], ids=["general", "unicode-keys"])
+# Each case where the version has it: unicode-keys tables are 3.11+, split tables 3.x.
+DICT_CASES = [(v, True) for v in VERSIONS] + [
+    (v, False) for v in VERSIONS if load_layout(*v).dict.unicode_entry_sizeof is not None
+]
+SPLIT_VERSIONS = [v for v in VERSIONS if load_layout(*v).features.dict_model != "py27"]
+
+
+@pytest.mark.parametrize(
+    "version,general",
+    DICT_CASES,
+    ids=[f"{a}.{b}-{'general' if g else 'unicode-keys'}" for (a, b), g in DICT_CASES],
+)
 @pytest.mark.parametrize("slots", [8, 256], ids=["1-byte-indices", "2-byte-indices"])
 def test_a_dict_gives_its_live_entries_and_finds_str_keys(
-    heap: Heap, slots: int, general: bool
+    version: Tuple[int, int], slots: int, general: bool
 ) -> None:
-    if not general and heap.layout.dict.unicode_entry_sizeof is None:
-        pytest.skip("unicode-keys tables are 3.11+")
+    heap = Heap(load_layout(*version))
     a, bb, gone = heap.str("a"), heap.str("bb"), heap.str("gone")
     addr = heap.dict([(a, 0x111), (gone, 0), (bb, 0x222)], slots, general)
     reader = heap.reader()
@@ -163,9 +173,9 @@ def test_a_dict_gives_its_live_entries_and_finds_str_keys(
     assert reader.find(items, "b") == {}
 
 
-def test_split_values_are_indexed_like_the_shared_keys(heap: Heap) -> None:
-    if heap.layout.features.dict_model == "py27":
-        pytest.skip("2.7 has no split tables")
+@pytest.mark.parametrize("version", SPLIT_VERSIONS, ids=[f"{a}.{b}" for a, b in SPLIT_VERSIONS])
+def test_split_values_are_indexed_like_the_shared_keys(version: Tuple[int, int]) -> None:
+    heap = Heap(load_layout(*version))
     x, y, z = heap.str("x"), heap.str("y"), heap.str("z")
     keys = heap.keys([(x, 0), (y, 0), (z, 0)], 8, general=False)
     addr = heap.dict([], keys=keys, values=heap.values([0x10, 0, 0x30]))
