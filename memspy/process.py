@@ -66,6 +66,7 @@ class PythonProcess:
         self._unnamed: Dict[int, float] = {}  # thread id -> when to look for its name again
         self._native: Dict[int, int] = {}
         self.errors: List[str] = []  # what went wrong in the last sample, per thread
+        self.reread = False  # whether the last sample had to be read twice
         self._wait_for_init(init_timeout)
 
     @property
@@ -161,6 +162,11 @@ class PythonProcess:
         guessed from the innermost frame: for callers that keep idle threads anyway."""
         try:
             walked = walk(self.memory, self.threads, self.chain, self.codes)
+            self.reread = bool(walked.errors)
+            if walked.errors:
+                # A stack that changed while it was read comes back torn; read once more
+                # at once (a tenth of a millisecond later) rather than lose the sample.
+                walked = walk(self.memory, self.threads, self.chain, self.codes)
         except _DECODING_ERRORS as error:
             # The decoders are fuzzed to raise only our errors; should one still slip
             # through on memory no test imagined, it costs a sample, not the run.

@@ -113,6 +113,8 @@ class Recording:
             f"{stats.error_count} samples dropped for read errors",
         ]
         lines.extend(f"  {count} x {kind}" for kind, count in stats.errors.most_common())
+        if stats.rereads:
+            lines.append(f"{stats.rereads} samples read twice: the stack changed while it was read")
         if stats.exiting:
             lines.append(f"{stats.exiting} samples not taken while a process was exiting")
         return lines
@@ -134,6 +136,7 @@ class Recording:
             ("rate", f"{achieved:.1f} Hz of {stats.requested_rate:g} Hz requested ({share:.0%})"),
             ("missed", f"{stats.missed} ticks missed, {stats.late} late"),
             ("errors", errors),
+            ("read twice", f"{stats.rereads} samples (the stack changed while it was read)"),
             ("threads", "idle ones included (wall time)" if self.idle else "active ones only"),
         ]
         return Summary("memspy profile", facts, function_shares(self.tally.stacks()))

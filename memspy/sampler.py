@@ -73,6 +73,7 @@ class RunStats:
     late: int = 0  # ticks taken, but more than LATE intervals after their time
     errors: Counter = field(default_factory=Counter)  # reason -> samples dropped
     exiting: int = 0  # samples dropped because their process was exiting (not read errors)
+    rereads: int = 0  # samples read a second time because the first read came back torn
     end_reason: str = ""
     processes: int = 0  # processes sampled over the run
 
@@ -239,6 +240,7 @@ class Sampler:
                 return None
             self._error(pid, type(error).__name__, error.message)
             return None
+        self.stats.rereads += process.reread
         if process.errors:
             for message in process.errors:
                 self._error(pid, "unreadable thread", message)

@@ -31,10 +31,12 @@ class Scripted:
         self.pid = pid
         self.script = list(script)
         self.errors: List[str] = []
+        self.reread = False
 
     def sample(self, idle_states: bool = True) -> Sample:
         step = self.script.pop(0) if self.script else "ok"
         self.errors = ["thread 1: torn"] if step == "bad" else []
+        self.reread = step in ("bad", "reread")  # "reread": torn once, read again fine
         if step == "raise":
             raise RemoteReadError("torn read")
         if step == "exit":
@@ -68,6 +70,11 @@ def test_failures_the_target_recovers_from_are_read_errors():
     stats = _run(["ok", "bad", "raise", "ok", "bad", "exit"])
     assert dict(stats.errors) == {"unreadable thread": 1, "RemoteReadError": 1}
     assert stats.exiting == 1
+
+
+def test_samples_read_twice_are_kept_and_counted():
+    stats = _run(["ok", "reread", "bad", "reread", "exit"])
+    assert stats.samples == 3 and stats.rereads == 3
 
 
 def test_failures_still_pending_when_the_run_ends_are_read_errors():
