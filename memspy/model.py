@@ -23,9 +23,11 @@ class Frame(NamedTuple):
     lineno: int = 0
 
 
-@dataclass(frozen=True)
-class ThreadStack:
+class ThreadStack(NamedTuple):
     """A thread's Python stack at one moment, innermost frame first.
+
+    Named tuples like ``Frame``: one is made per thread per sample, at half the cost of a
+    frozen dataclass.
 
     ``thread_id`` is the interpreter's ident (``threading.get_ident()``, the pthread_t);
     ``native_tid`` is the kernel's id, when it could be learnt.
@@ -39,8 +41,7 @@ class ThreadStack:
     frames: Tuple[Frame, ...]
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     """All threads of one process at one moment. ``time`` is seconds on the monotonic clock."""
 
     time: float

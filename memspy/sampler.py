@@ -13,7 +13,7 @@ import os
 import select
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
 import psutil
@@ -320,10 +320,10 @@ def _running_before_pause(sample: Sample, running: Dict[int, bool]) -> Sample:
     """A paused thread is never runnable: whether it is idle is what it was doing just
     before the pause."""
     threads = tuple(
-        replace(t, idle=not running[t.native_tid]) if t.native_tid in running else t
+        t._replace(idle=not running[t.native_tid]) if t.native_tid in running else t
         for t in sample.threads
     )
-    return replace(sample, threads=threads)
+    return sample._replace(threads=threads)
 
 
 def filter_threads(sample: Sample, idle: bool, gil: bool) -> Sample:
