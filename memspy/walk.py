@@ -33,9 +33,12 @@ class Walk:
 
 
 def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) -> Walk:
-    """Read every thread's stack in a few batched reads.
+    """Read every thread's stack, in one system call when the program is steady.
 
-    A thread whose frames cannot be read is left out and described in ``errors``; a
+    That call reads the thread states together with what the last sample needed next
+    (data-stack chunks, frames outside them, code object headers); what it guessed wrong
+    is read in one more. A thread whose bytes all equal the last sample's is not walked
+    again. A thread whose frames cannot be read is left out and described in ``errors``; a
     failure of the thread list itself, or the target's exit, raises.
     """
     code_heads = codes.new_sample()
