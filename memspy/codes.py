@@ -39,7 +39,7 @@ class CodeInfo:
     firstlineno: int
     linetable: bytes
     firsttraceable: int  # instruction index before which a frame is incomplete (3.11+)
-    identity: bytes  # the immutable header fields this decoding was made from
+    identity: Tuple[int, ...]  # the immutable header fields this decoding was made from
     frames: Dict[int, Frame]  # decoded frames by position, reused sample after sample
 
 
@@ -59,6 +59,9 @@ class CodeCache:
         ints = [c.firstlineno] + ([c.firsttraceable] if c.firsttraceable is not None else [])
         # The identity header spans the type pointer, the three pointers and the ints.
         self._header_size = max(self._fields + ints + [self._type_off]) + 8
+        self._identity_struct = _fields_struct(
+            [(o, "Q") for o in (self._type_off, *self._fields)] + [(self._first_off, "i")]
+        )
         self._linetable_kind = layout.features.linetable
         self._cache: Dict[int, CodeInfo] = {}
         self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
@@ -98,11 +101,9 @@ class CodeCache:
             del self._cache[addr]
             self.generation += 1
 
-    def _identity(self, head: bytes) -> bytes:
+    def _identity(self, head: bytes) -> Tuple[int, ...]:
         """The type pointer, name/file/table pointers and first line: what makes it *this* code."""
-        parts = [head[o : o + 8] for o in (self._type_off, *self._fields)]
-        parts.append(head[self._first_off : self._first_off + 4])
-        return b"".join(parts)
+        return self._identity_struct.unpack_from(head)
 
     def get(self, addr: int) -> CodeInfo:
         info = self._checked.get(addr)
@@ -156,3 +157,16 @@ class CodeCache:
             self._cache.clear()
             self._cache_bytes = size
             self.generation += 1
+
+
+def _fields_struct(fields: List[Tuple[int, str]]) -> struct.Struct:
+    """One precompiled format that unpacks the fields at these offsets in a single call
+    (a code object is checked in every sample: slicing field by field costs several times
+    more)."""
+    layout, position = "<", 0
+    for offset, kind in sorted(fields):
+        if offset < position:
+            raise ValueError(f"overlapping fields at offset {offset}")
+        layout += f"{offset - position}x{kind}" if offset > position else kind
+        position = offset + struct.calcsize("<" + kind)
+    return struct.Struct(layout)
