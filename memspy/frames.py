@@ -35,6 +35,7 @@ DEFAULT_MAX_DEPTH = 4096
 MAX_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_READ_BYTES = 64 * 1024 * 1024  # per walk; beyond, frames are read one by one
 MAX_OUTSIDE_READ_AHEAD = 256  # frames outside the chunks read ahead per thread
+MAX_OLDER_READ_AHEAD = 64  # older data-stack chunks read ahead per thread
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
@@ -215,12 +216,16 @@ class InterpreterFrameChain(FrameChain):
         self._chunk_prev, self._chunk_top, self._chunk_data = ch.previous, ch.top, ch.data
         self._code_adaptive = layout.code.code_adaptive
         self._outside: Dict[int, List[int]] = {}  # thread state -> frames outside chunks
-        self._plans: Dict[int, Tuple[int, List[int]]] = {}  # what prefetch asked for
+        # Thread state -> (address, used bytes) of the older chunks its last walk read:
+        # an older chunk does not change until the stack shrinks back into it.
+        self._older: Dict[int, List[Tuple[int, int]]] = {}
+        self._plans: Dict[int, Tuple[int, List[int], List[Tuple[int, int]]]] = {}
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """The current chunk's used part; on 3.11/3.12 also the cframe's frame pointer; and
         the frames the last walk of this thread found outside the chunks (C-stack entry
-        frames, generators), which a steady program has at the same addresses again."""
+        frames, generators) and the older chunks it read (a deep stack), which a steady
+        program has at the same addresses again."""
         regions = []
         if self._current_off is None:
             cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
@@ -238,30 +243,41 @@ class InterpreterFrameChain(FrameChain):
         else:
             chunk = 0
         outside = self._outside.get(tstate_addr, [])
-        regions += [(addr, self._frame_size) for addr in outside]
-        guesses += [(addr, self._frame_size) for addr in outside]
-        self._plans[tstate_addr] = (chunk, outside)
+        older = self._older.get(tstate_addr, [])
+        ahead = [(addr, self._frame_size) for addr in outside] + older
+        regions += ahead
+        guesses += ahead
+        self._plans[tstate_addr] = (chunk, outside, older)
         self._guesses[tstate_addr] = guesses
         return regions
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [*super()._tables(), self._outside, self._plans]
+        return [*super()._tables(), self._outside, self._older, self._plans]
 
-    def _older_chunk(self, regions: _Regions, chunk: int) -> Tuple[int, int]:
-        """Read the used part of an older chunk: (the chunk before it, bytes read).
+    def _older_chunk(
+        self, regions: _Regions, chunk: int, ahead: Dict[int, Optional[bytes]]
+    ) -> Tuple[int, int, bool]:
+        """The used part of an older chunk, from ``ahead`` when it was read ahead whole, else
+        read now: (the chunk before it, its used bytes, whether it came from ``ahead``).
 
-        A chunk of impossible size stops the chunk reads (0 as the chunk before): its
-        frames, if any, are then read one by one.
+        A chunk of impossible size stops the chunk reads (0 as the chunk before, 0 bytes):
+        its frames, if any, are then read one by one.
         """
-        head = self.memory.read(chunk, self._chunk_data)
+        data = ahead.get(chunk)
+        head = data if data is not None and len(data) >= self._chunk_data else None
+        from_ahead = head is not None
+        if head is None:
+            head = self.memory.read(chunk, self._chunk_data)
         used = self._chunk_data + 8 * _PTR.unpack_from(head, self._chunk_top)[0]
         if not self._chunk_data <= used <= MAX_CHUNK_BYTES:
-            return 0, self._chunk_data
-        regions.add(chunk, self.memory.read(chunk, used))
-        return _PTR.unpack_from(head, self._chunk_prev)[0], used
+            return 0, 0, from_ahead
+        if data is None or len(data) < used:
+            data, from_ahead = self.memory.read(chunk, used), False
+        regions.add(chunk, data[:used])
+        return _PTR.unpack_from(head, self._chunk_prev)[0], used, from_ahead
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
-        chunk, outside_guess = self._plans.pop(tstate_addr, (0, []))
+        chunk, outside_guess, older_guess = self._plans.pop(tstate_addr, (0, [], []))
         prefetched = list(prefetched)
         if self._current_off is not None:
             addr = _PTR.unpack_from(tstate, self._current_off)[0]
@@ -272,6 +288,8 @@ class InterpreterFrameChain(FrameChain):
             addr = _PTR.unpack_from(pointer, 0)[0]
         chunk_data = prefetched.pop(0) if chunk and prefetched else None
         read_ahead = dict(zip(outside_guess, prefetched))
+        older_ahead = dict(zip([a for a, _ in older_guess], prefetched[len(outside_guess) :]))
+        older_read: List[Tuple[int, int]] = []
         regions = _Regions()
         older = 0
         chunk_end = chunk
@@ -299,9 +317,12 @@ class InterpreterFrameChain(FrameChain):
             else:
                 found = regions.find(addr, size)
                 while found is None and older and budget > 0:
-                    closed = False
-                    older, spent = self._older_chunk(regions, older)
-                    budget -= spent
+                    this = older
+                    older, spent, from_ahead = self._older_chunk(regions, this, older_ahead)
+                    closed = closed and from_ahead
+                    if spent:
+                        older_read.append((this, spent))
+                    budget -= spent or self._chunk_data
                     found = regions.find(addr, size)
                 if found is None:
                     outside.append(addr)
@@ -318,6 +339,7 @@ class InterpreterFrameChain(FrameChain):
                 out.append((code, (instr - code - adaptive) // 2, owner != generator))
             addr = _PTR.unpack_from(buf, off + prev_off)[0]
         self._outside[tstate_addr] = outside[:MAX_OUTSIDE_READ_AHEAD]
+        self._older[tstate_addr] = older_read[:MAX_OLDER_READ_AHEAD]
         return RawStack(out, False, closed)
 
 
