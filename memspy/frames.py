@@ -73,6 +73,18 @@ class FrameChain:
         self._remembered: Dict[int, _Remembered] = {}  # thread state -> its last walk
         # Thread state -> what its last prefetch asked for, widened where it may grow.
         self._guesses: Dict[int, List[Tuple[int, int]]] = {}
+        # Thread state -> (its bytes, what prefetch asked for then), until ``raw`` runs.
+        self._asked: Dict[int, Tuple[bytes, List[Tuple[int, int]]]] = {}
+
+    def wanted(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
+        """``prefetch``, answered again without work while the thread state's bytes are
+        the same and no walk has changed what this thread's read-ahead is made from."""
+        asked = self._asked.get(tstate_addr)
+        if asked is not None and asked[0] == tstate:
+            return asked[1]
+        regions = self.prefetch(tstate_addr, tstate)
+        self._asked[tstate_addr] = (tstate, regions)
+        return regions
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """What to read ahead for this thread before ``raw``."""
@@ -116,7 +128,7 @@ class FrameChain:
                 del table[addr]
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [self._remembered, self._guesses]
+        return [self._remembered, self._guesses, self._asked]
 
     def decode(self, raw: RawStack) -> List[Frame]:
         """Frames innermost first; call after ``codes.validate`` saw every code address."""
@@ -156,6 +168,7 @@ class PyFrameChain(FrameChain):
         return regions
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
+        self._asked.pop(tstate_addr, None)  # the read-ahead changes with this walk
         first = _PTR.unpack_from(tstate, self._top_off)[0]
         guess = self._guess.get(tstate_addr, ())
         nodes, cut = read_chain(
@@ -277,6 +290,7 @@ class InterpreterFrameChain(FrameChain):
         return _PTR.unpack_from(head, self._chunk_prev)[0], used, from_ahead
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
+        self._asked.pop(tstate_addr, None)  # the read-ahead changes with this walk
         chunk, outside_guess, older_guess = self._plans.pop(tstate_addr, (0, [], []))
         prefetched = list(prefetched)
         if self._current_off is not None:

@@ -55,7 +55,7 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     # the rest is read in one more batch for all threads.
     spans, regions = [], []
     for state in states:
-        wanted = chain.prefetch(state.addr, state.data)
+        wanted = chain.wanted(state.addr, state.data)
         spans.append((len(regions), len(regions) + len(wanted)))
         regions.extend(wanted)
     prefetched = _from_guesses(memory, regions, guessed)
