@@ -103,12 +103,9 @@ class Recording:
         self.collector.info = info
 
     def summary_lines(self, stats: RunStats) -> List[str]:
-        achieved = stats.achieved_rate
-        share = achieved / stats.requested_rate if stats.requested_rate else 0.0
         lines = [
             f"{stats.samples} samples of {stats.processes} process(es) in "
-            f"{stats.duration:.2f}s: {achieved:.1f} Hz of {stats.requested_rate:g} Hz "
-            f"requested ({share:.0%})",
+            f"{stats.duration:.2f}s: {_rate(stats)}",
             f"{stats.missed} ticks missed (memspy fell behind), {stats.late} late; "
             f"{stats.error_count} samples dropped for read errors",
         ]
@@ -122,8 +119,6 @@ class Recording:
     def summary(self, stats: RunStats) -> Summary:
         """The run's facts and top functions, for stderr and for ``--summary``."""
         info = self.collector.info
-        achieved = stats.achieved_rate
-        share = achieved / stats.requested_rate if stats.requested_rate else 0.0
         errors = f"{stats.error_count} samples dropped for read errors"
         if stats.errors:
             kinds = ", ".join(f"{n} {kind}" for kind, n in stats.errors.most_common())
@@ -133,10 +128,16 @@ class Recording:
             ("Python", info.python_version or "unknown"),
             ("samples", f"{stats.samples} of {stats.processes} process(es) in "
                         f"{stats.duration:.2f} s"),
-            ("rate", f"{achieved:.1f} Hz of {stats.requested_rate:g} Hz requested ({share:.0%})"),
+            ("rate", _rate(stats)),
             ("missed", f"{stats.missed} ticks missed, {stats.late} late"),
             ("errors", errors),
             ("read twice", f"{stats.rereads} samples (the stack changed while it was read)"),
             ("threads", "idle ones included (wall time)" if self.idle else "active ones only"),
         ]
         return Summary("memspy profile", facts, function_shares(self.tally.stacks()))
+
+
+def _rate(stats: RunStats) -> str:
+    """Achieved against requested rate, as both the stderr report and the summary say it."""
+    share = stats.achieved_rate / stats.requested_rate if stats.requested_rate else 0.0
+    return f"{stats.achieved_rate:.1f} Hz of {stats.requested_rate:g} Hz requested ({share:.0%})"

@@ -142,7 +142,6 @@ class Threads:
                 self._gil = None
         return states, holder or None, ahead_data
 
-
     def _states(
         self,
         interp: int,

@@ -10,10 +10,10 @@ import json
 from typing import Any, Callable, Dict
 
 from memspy.errors import InputError
+from memspy.readers.pprof import GZIP_MAGIC, read_pprof
 from memspy.readers.profile import LoadedProfile, Stack
 
 READABLE = "speedscope, collapsed, chrometrace or pprof"
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def load_profile(path: str) -> LoadedProfile:
@@ -28,9 +28,7 @@ def load_profile(path: str) -> LoadedProfile:
         raise InputError(f"cannot read {path}: permission denied") from None
     if not data.strip():
         raise InputError(f"{path} is empty", "was the profile written completely?")
-    if data.startswith(_GZIP_MAGIC) or path.lower().endswith((".pb.gz", ".pprof")):
-        from memspy.readers.pprof import read_pprof
-
+    if data.startswith(GZIP_MAGIC) or path.lower().endswith((".pb.gz", ".pprof")):
         return read_pprof(path, data)
     stripped = data.lstrip()
     if stripped[:5].lower() in (b"<?xml", b"<svg ", b"<svg>", b"<!doc", b"<html"):

@@ -3,7 +3,7 @@ consecutive events, weighted by how long it was held (microseconds)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from memspy.collectors.stacks import FrameKey
 from memspy.readers.profile import LoadedProfile
@@ -14,18 +14,18 @@ def read_chrometrace(path: str, document: Any) -> LoadedProfile:
     other = document.get("otherData") or {}
     if other.get("pid"):
         profile.facts["pid"] = str(other["pid"])
-    threads: Dict[Tuple[Any, Any], Tuple[List[FrameKey], List[float]]] = {}
-    slices = [e for e in document["traceEvents"] if e.get("ph") in ("B", "E")]
-    for event in sorted(slices, key=lambda e: float(e["ts"])):
-        stack, last = threads.setdefault((event.get("pid"), event.get("tid")), ([], []))
-        at = float(event["ts"])
-        if last and stack:
-            profile.add(tuple(stack), at - last[0])
-        last[:] = [at]
+    timelines: Dict[Tuple[Any, Any], List[Tuple[float, Optional[FrameKey]]]] = {}
+    for event in document["traceEvents"]:
+        if event.get("ph") not in ("B", "E"):
+            continue
+        frame = None
         if event["ph"] == "B":
             args = event.get("args") or {}
             line = int(args["line"]) if args.get("line") else None
-            stack.append(FrameKey(str(event["name"]), args.get("file"), line))
-        elif stack:
-            stack.pop()
+            frame = FrameKey(str(event["name"]), args.get("file"), line)
+        key = (event.get("pid"), event.get("tid"))
+        timelines.setdefault(key, []).append((float(event["ts"]), frame))
+    for timeline in timelines.values():
+        # Stable: events at the same time keep the file's order (an end before a begin).
+        profile.add_timeline(sorted(timeline, key=lambda e: e[0]))
     return profile

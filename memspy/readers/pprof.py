@@ -18,7 +18,7 @@ from memspy.collectors.stacks import FrameKey
 from memspy.errors import InputError
 from memspy.readers.profile import LoadedProfile
 
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 # Far above any profile memspy writes (a long run of varied stacks is a few MiB), far
 # below what would exhaust memory: a small file that inflates past it is refused.
 MAX_DECOMPRESSED = 512 << 20
@@ -40,7 +40,7 @@ def read_pprof(path: str, data: bytes) -> LoadedProfile:
 
 
 def _gunzip(path: str, data: bytes) -> bytes:
-    if not data.startswith(_GZIP_MAGIC):
+    if not data.startswith(GZIP_MAGIC):
         raise InputError(
             f"cannot read {path}: not gzip-compressed, so not a pprof file",
             "pprof files are gzip-compressed profile.proto (memspy record --format pprof)",

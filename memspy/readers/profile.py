@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import DefaultDict, Dict, Iterator, Tuple
+from typing import DefaultDict, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from memspy.collectors.stacks import FrameKey
 
@@ -29,6 +29,21 @@ class LoadedProfile:
     def add(self, stack: Stack, weight: float) -> None:
         if stack and weight > 0:
             self.stacks[stack] += weight
+
+    def add_timeline(self, events: Iterable[Tuple[float, Optional[FrameKey]]]) -> None:
+        """One thread's (time, frame opened or None for a close) events in time order: the
+        stack open between two events counts for the time between them. A close with
+        nothing open is ignored."""
+        open_frames: List[FrameKey] = []
+        last = None
+        for at, frame in events:
+            if last is not None and open_frames:
+                self.add(tuple(open_frames), at - last)
+            last = at
+            if frame is not None:
+                open_frames.append(frame)
+            elif open_frames:
+                open_frames.pop()
 
     @property
     def total(self) -> float:

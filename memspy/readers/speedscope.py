@@ -6,7 +6,7 @@ profile with each thread's samples in it.
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from memspy.collectors.stacks import FrameKey
 from memspy.readers.profile import LoadedProfile
@@ -33,22 +33,11 @@ def read_speedscope(path: str, document: Any) -> LoadedProfile:
             for stack, weight in zip(item["samples"], item["weights"]):
                 profile.add(tuple(frames[i] for i in stack), float(weight))
         elif item["type"] == "evented":
-            _replay(profile, frames, item["events"])
+            profile.add_timeline(
+                (float(e["at"]), frames[e["frame"]] if e["type"] == "O" else None)
+                for e in item["events"]
+            )
         else:
             raise ValueError(f"unknown profile type {item['type']!r}")
     return profile
 
-
-def _replay(profile: LoadedProfile, frames: List[FrameKey], events: List[Any]) -> None:
-    """Each span between two events counts the stack open during it, by its length."""
-    open_frames: List[FrameKey] = []
-    last = None
-    for event in events:
-        at = float(event["at"])
-        if last is not None and open_frames:
-            profile.add(tuple(open_frames), at - last)
-        last = at
-        if event["type"] == "O":
-            open_frames.append(frames[event["frame"]])
-        elif open_frames:
-            open_frames.pop()
