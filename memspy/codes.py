@@ -79,9 +79,17 @@ class CodeCache:
         return [(a, self._header_size) for a in ahead]
 
     def accept(self, regions: Sequence[Tuple[int, int]], heads: Sequence[Optional[bytes]]) -> None:
-        """Validate cached code objects against headers read ahead (see ``new_sample``)."""
+        """Validate cached code objects against headers read ahead (see ``new_sample``).
+
+        A header missing here was a guess dropped with its batch (a stale guess elsewhere
+        in it fails the whole call), not proof that the code is gone: it stays cached and
+        unchecked, and ``validate`` reads it again if this sample meets it. Evicting it
+        instead would re-decode every code object after any stale guess, and a decoding
+        made from whatever a torn moment holds would be kept.
+        """
         for (addr, _), head in zip(regions, heads):
-            self._check(addr, head)
+            if head is not None:
+                self._check(addr, head)
 
     def validate(self, addrs: Iterable[int]) -> None:
         """Check, in one batched read, every cached code object among ``addrs`` not yet
@@ -89,7 +97,8 @@ class CodeCache:
         todo = [a for a in set(addrs) if a not in self._checked and a in self._cache]
         if todo:
             regions = [(a, self._header_size) for a in todo]
-            self.accept(regions, read_regions(self.memory, regions))
+            for (addr, _), head in zip(regions, read_regions(self.memory, regions)):
+                self._check(addr, head)
 
     def _check(self, addr: int, head: Optional[bytes]) -> None:
         info = self._cache.get(addr)

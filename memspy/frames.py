@@ -75,6 +75,7 @@ class FrameChain:
         self._guesses: Dict[int, List[Tuple[int, int]]] = {}
         # Thread state -> (its bytes, what prefetch asked for then), until ``raw`` runs.
         self._asked: Dict[int, Tuple[bytes, List[Tuple[int, int]]]] = {}
+        self._live: Tuple[int, ...] = ()  # the thread states of the last ``forget``
 
     def wanted(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """``prefetch``, answered again without work while the thread state's bytes are
@@ -121,7 +122,13 @@ class FrameChain:
 
     def forget(self, live: Sequence[int]) -> None:
         """Drop what was kept about thread states other than ``live`` (the sample's), or it
-        grows with every thread a long run ever saw (and every garbage address)."""
+        grows with every thread a long run ever saw (and every garbage address). Entries
+        are only made for a sample's thread states, so the same ``live`` as last time has
+        nothing to drop."""
+        live = tuple(live)
+        if live == self._live:
+            return
+        self._live = live
         keep = set(live)
         for table in self._tables():
             for addr in [a for a in table if a not in keep]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from memspy import debugoffsets
 from memspy.binary import PythonImage, find_python
@@ -27,6 +27,7 @@ from memspy.walk import walk
 INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
 _DECODING_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError)
 NAME_RETRY = 1.0  # seconds before looking again for the name of an unnamed thread
+KEEP_GONE = 64  # ended threads remembered before what was learnt about them is dropped
 
 # Where a thread parks when it waits: used only when the kernel cannot tell (no tid known).
 _WAITING = {("wait", "threading.py"), ("select", "selectors.py"), ("poll", "selectors.py")}
@@ -65,6 +66,7 @@ class PythonProcess:
         self._thread_names: Dict[int, str] = {}
         self._unnamed: Dict[int, float] = {}  # thread id -> when to look for its name again
         self._native: Dict[int, int] = {}
+        self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
         self.errors: List[str] = []  # what went wrong in the last sample, per thread
         self.reread = False  # whether the last sample had to be read twice
         self._wait_for_init(init_timeout)
@@ -144,14 +146,58 @@ class PythonProcess:
                     self._unnamed[state.thread_id] = now + NAME_RETRY
         return self._thread_names
 
-    def _idle(self, tid: Optional[int], frames: List[Frame], ask_kernel: bool) -> bool:
-        running = self.tasks.is_running(tid) if ask_kernel else None
-        if running is not None:
-            return not running
-        if not frames:
-            return True
-        top = frames[0]
-        return (top.name.rsplit(".", 1)[-1], top.filename.rsplit("/", 1)[-1]) in _WAITING
+    def _drop_gone(self, states: List[ThreadState]) -> None:
+        """Forget threads that have ended (their names, kernel ids and open stat files)
+        once more than ``KEEP_GONE`` of them are remembered: a target that starts a thread
+        per task would otherwise grow these tables without end and run memspy out of file
+        descriptors. Not at every sample: a thread missing from one (a torn read) keeps
+        what was learnt about it."""
+        bound = len(states) + KEEP_GONE
+        tables = (self._thread_names, self._unnamed, self._native)
+        if max(map(len, tables)) <= bound and self.tasks.open_files <= bound:
+            return
+        ids = {state.thread_id for state in states}
+        for table in tables:
+            for gone in [t for t in table if t not in ids]:
+                del table[gone]
+        self.tasks.forget(state.native_tid or self._native.get(state.thread_id) for state in states)
+
+    def _running(self, states: List[ThreadState]) -> Dict[int, Optional[bool]]:
+        """Whether each thread is runnable, from the kernel (None where it cannot say).
+
+        Before 3.11 a thread state holds only its pthread id, which glibc hands to a new
+        thread once the old one has ended: a learnt kernel tid whose thread is gone means
+        just that, and the tid (and the name found for the old thread) is learnt again.
+        """
+        out: Dict[int, Optional[bool]] = {}
+        for state in states:
+            tid = state.native_tid or self._native.get(state.thread_id)
+            running = self.tasks.is_running(tid)
+            if running is None and state.native_tid is None and tid is not None:
+                self._forget_thread(state.thread_id)
+                running = self.tasks.is_running(self._native_tids([state]).get(state.thread_id))
+            out[state.thread_id] = running
+        return out
+
+    def _forget_reused(self, states: List[ThreadState]) -> None:
+        """``_running``'s check of learnt tids when the kernel is not asked about each
+        thread: made only when the thread states change (a listing of /proc per sample
+        would cost more than the rest of it), so a pthread id reused between two samples
+        with an unchanged set of thread states can keep the old tid."""
+        key = tuple((state.addr, state.thread_id) for state in states)
+        if key == self._last_states or not self._native:
+            self._last_states = key
+            return
+        self._last_states = key
+        alive = self.tasks.tids()
+        for thread_id, tid in list(self._native.items()):
+            if tid not in alive:
+                self._forget_thread(thread_id)
+
+    def _forget_thread(self, thread_id: int) -> None:
+        self._native.pop(thread_id, None)
+        self._thread_names.pop(thread_id, None)
+        self._unnamed.pop(thread_id, None)
 
     def sample(self, idle_states: bool = True) -> Sample:
         """Every thread's stack now. Threads that could not be read are left out and
@@ -174,18 +220,21 @@ class PythonProcess:
             raise RemoteReadError(message) from None
         self.errors = walked.errors
         states = [state for state, _ in walked.stacks]
+        if not idle_states:
+            self._forget_reused(states)
         native = self._native_tids(states)
+        running = self._running(states) if idle_states else {}
         names = self._names_for(states)
+        self._drop_gone(states)
         stacks = []
         for state, frames in walked.stacks:
-            tid = state.native_tid or native.get(state.thread_id)
             stacks.append(
                 ThreadStack(
                     thread_id=state.thread_id,
-                    native_tid=tid,
+                    native_tid=state.native_tid or native.get(state.thread_id),
                     name=names.get(state.thread_id),
                     holds_gil=state.addr == walked.holder,
-                    idle=self._idle(tid, frames, idle_states),
+                    idle=_idle(running.get(state.thread_id), frames),
                     frames=tuple(frames),
                 )
             )
@@ -193,3 +242,13 @@ class PythonProcess:
 
     def close(self) -> None:
         self.tasks.close()
+
+
+def _idle(running: Optional[bool], frames: List[Frame]) -> bool:
+    """Idle per the kernel, else guessed from where the innermost frame waits."""
+    if running is not None:
+        return not running
+    if not frames:
+        return True
+    top = frames[0]
+    return (top.name.rsplit(".", 1)[-1], top.filename.rsplit("/", 1)[-1]) in _WAITING

@@ -58,10 +58,14 @@ class Tasks:
         return stat[close + 2 : close + 3] == b"R"
 
     def forget(self, live: Iterable[int]) -> None:
-        """Close the stat files of threads that are gone."""
+        """Close the stat files of threads other than ``live``."""
         keep = set(live)
         for tid in [t for t in self._fds if t not in keep]:
             os.close(self._fds.pop(tid))
+
+    @property
+    def open_files(self) -> int:
+        return len(self._fds)
 
     def native_tids(self, pthreads: List[int]) -> Dict[int, int]:
         """Kernel tid for each pthread id, where it can be learnt (glibc only)."""

@@ -15,7 +15,7 @@ from typing import List, Sequence, Tuple
 
 import pytest
 from fakeprocess import BASE, FakeProcess, build, walkers
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import MemspyError, RemoteReadError
@@ -232,6 +232,9 @@ def damage(process: FakeProcess, edits) -> BufferMemory:
 @pytest.mark.fuzz
 @fuzz_settings
 @given(st.sampled_from(VERSIONS), st.lists(edit, min_size=1, max_size=8))
+# Found by CI: one unreadable code object failed the batch that read every code header
+# ahead, all were evicted, and one was decoded again from a damaged file name and kept.
+@example("3.7", [("bytes", 1972, 0, 0, b"\0"), ("truncate", 300, 0, 0, b"\0")])
 def test_damaged_memory_gives_our_errors_only_and_recovers(version: str, edits) -> None:
     process = build(layout_of(version))
     memory = SwappableMemory(process.memory())
