@@ -22,6 +22,16 @@ def guess_regions(guess: Sequence[int], size: int, limit: int) -> List[Tuple[int
     return [(a, size) for a in guess[:limit]]
 
 
+def within_budget(regions: List[Tuple[int, int]], budget: int) -> List[Tuple[int, int]]:
+    """The first of ``regions`` whose sizes add up to at most ``budget`` bytes."""
+    total = 0
+    for index, (_, size) in enumerate(regions):
+        total += size
+        if total > budget:
+            return regions[:index]
+    return regions
+
+
 def read_chain(
     memory: Memory,
     first: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from memspy.errors import RemoteReadError
 from memspy.linetable import decode_line
@@ -87,32 +87,37 @@ class CodeCache:
         instead would re-decode every code object after any stale guess, and a decoding
         made from whatever a torn moment holds would be kept.
         """
-        for (addr, _), head in zip(regions, heads):
-            if head is not None:
-                self._check(addr, head)
+        self._check(regions, heads, evict_unread=False)
 
-    def validate(self, addrs: Iterable[int]) -> None:
-        """Check, in one batched read, every cached code object among ``addrs`` not yet
-        checked in this sample."""
-        todo = [a for a in set(addrs) if a not in self._checked and a in self._cache]
+    def validate(self, addrs: Iterable[FrozenSet[int]]) -> None:
+        """Check, in one batched read, every cached code object in the sets ``addrs`` not
+        yet checked in this sample (sets: most are checked already, and set operations
+        find the rest without a Python loop over every frame of every thread)."""
+        unchecked = set().union(*addrs)
+        unchecked.difference_update(self._checked)
+        todo = [a for a in unchecked if a in self._cache]
         if todo:
             regions = [(a, self._header_size) for a in todo]
-            for (addr, _), head in zip(regions, read_regions(self.memory, regions)):
-                self._check(addr, head)
+            self._check(regions, read_regions(self.memory, regions), evict_unread=True)
 
-    def _check(self, addr: int, head: Optional[bytes]) -> None:
-        info = self._cache.get(addr)
-        if info is None:
-            return
-        if head is not None and self._identity(head) == info.identity:
-            self._checked[addr] = info
-        else:
-            del self._cache[addr]
-            self.generation += 1
-
-    def _identity(self, head: bytes) -> Tuple[int, ...]:
-        """The type pointer, name/file/table pointers and first line: what makes it *this* code."""
-        return self._identity_struct.unpack_from(head)
+    def _check(
+        self,
+        regions: Sequence[Tuple[int, int]],
+        heads: Sequence[Optional[bytes]],
+        evict_unread: bool,
+    ) -> None:
+        """Trust a cached decoding for this sample if its header is unchanged, else drop
+        it (and, with ``evict_unread``, when its header could not be read)."""
+        cache, checked, identity = self._cache, self._checked, self._identity_struct.unpack_from
+        for (addr, _), head in zip(regions, heads):
+            info = cache.get(addr)
+            if info is None or (head is None and not evict_unread):
+                continue
+            if head is not None and identity(head) == info.identity:
+                checked[addr] = info
+            else:
+                del cache[addr]
+                self.generation += 1
 
     def get(self, addr: int) -> CodeInfo:
         info = self._checked.get(addr)
@@ -142,7 +147,7 @@ class CodeCache:
             firstlineno=_I32.unpack_from(head, self._first_off)[0],
             linetable=self.objects.bytes(table_p),
             firsttraceable=firsttraceable,
-            identity=self._identity(head),
+            identity=self._identity_struct.unpack_from(head),
             frames={},
         )
 

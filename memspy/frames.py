@@ -17,9 +17,9 @@ version gets, nowhere else.
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
-from memspy.chains import guess_regions, read_chain
+from memspy.chains import guess_regions, read_chain, within_budget
 from memspy.codes import CodeCache
 from memspy.errors import RemoteReadError
 from memspy.memory.base import Memory
@@ -49,6 +49,11 @@ class RawStack(NamedTuple):
     cut: bool  # stopped at the depth limit
     closed: bool  # nothing was read beyond the thread state and the prefetched regions, so
     # the same bytes there give the same stack (see ``FrameChain.recall``)
+    codes: FrozenSet[int]  # the code objects of ``frames``, to validate in one set operation
+
+
+def raw_stack(frames: List[RawFrame], cut: bool, closed: bool) -> RawStack:
+    return RawStack(frames, cut, closed, frozenset([code for code, _, _ in frames]))
 
 
 class _Remembered(NamedTuple):
@@ -76,6 +81,7 @@ class FrameChain:
         # Thread state -> (its bytes, what prefetch asked for then), until ``raw`` runs.
         self._asked: Dict[int, Tuple[bytes, List[Tuple[int, int]]]] = {}
         self._live: Tuple[int, ...] = ()  # the thread states of the last ``forget``
+        self._plan: Optional[Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]]]] = None
 
     def wanted(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """``prefetch``, answered again without work while the thread state's bytes are
@@ -91,10 +97,29 @@ class FrameChain:
         """What to read ahead for this thread before ``raw``."""
         raise NotImplementedError
 
-    def guesses(self) -> List[Tuple[int, int]]:
+    def guesses(self, budget: int) -> Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]]]:
         """What the next sample's prefetches will likely ask for, known before its thread
-        states are read: the sample then reads both in one system call."""
-        return [region for regions in self._guesses.values() for region in regions]
+        states are read: the sample then reads both in one system call. Also where each
+        thread's guesses sit in that list. At most ``budget`` bytes.
+
+        Kept until a thread's guesses change: a steady program asks for the same hundreds
+        of regions sample after sample, and laying them out again would cost more than
+        reading them."""
+        if self._plan is None:
+            flat: List[Tuple[int, int]] = []
+            spans: Dict[int, Tuple[int, int]] = {}
+            for tstate_addr, regions in self._guesses.items():
+                spans[tstate_addr] = (len(flat), len(flat) + len(regions))
+                flat += regions
+            kept = within_budget(flat, budget)
+            spans = {t: span for t, span in spans.items() if span[1] <= len(kept)}
+            self._plan = (kept, spans)
+        return self._plan
+
+    def _set_guesses(self, tstate_addr: int, regions: List[Tuple[int, int]]) -> None:
+        if self._guesses.get(tstate_addr) != regions:
+            self._guesses[tstate_addr] = regions
+            self._plan = None
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         raise NotImplementedError
@@ -129,6 +154,7 @@ class FrameChain:
         if live == self._live:
             return
         self._live = live
+        self._plan = None
         keep = set(live)
         for table in self._tables():
             for addr in [a for a in table if a not in keep]:
@@ -171,7 +197,7 @@ class PyFrameChain(FrameChain):
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         regions = guess_regions(self._guess.get(tstate_addr, ()), self._size, self.max_depth)
-        self._guesses[tstate_addr] = regions
+        self._set_guesses(tstate_addr, regions)
         return regions
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
@@ -190,7 +216,7 @@ class PyFrameChain(FrameChain):
             (_PTR.unpack_from(data, code)[0], _I32.unpack_from(data, lasti)[0], False)
             for _, data in nodes
         ]
-        return RawStack(frames, cut, closed)
+        return raw_stack(frames, cut, closed)
 
     def _tables(self) -> List[Dict[int, object]]:
         return [*super()._tables(), self._guess]
@@ -268,7 +294,7 @@ class InterpreterFrameChain(FrameChain):
         regions += ahead
         guesses += ahead
         self._plans[tstate_addr] = (chunk, outside, older)
-        self._guesses[tstate_addr] = guesses
+        self._set_guesses(tstate_addr, guesses)
         return regions
 
     def _tables(self) -> List[Dict[int, object]]:
@@ -329,7 +355,7 @@ class InterpreterFrameChain(FrameChain):
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
             if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
-                return RawStack(out, True, False)
+                return raw_stack(out, True, False)
             if addr in seen:
                 raise RemoteReadError("cycle in the frame chain")
             seen.add(addr)
@@ -361,7 +387,7 @@ class InterpreterFrameChain(FrameChain):
             addr = _PTR.unpack_from(buf, off + prev_off)[0]
         self._outside[tstate_addr] = outside[:MAX_OUTSIDE_READ_AHEAD]
         self._older[tstate_addr] = older_read[:MAX_OLDER_READ_AHEAD]
-        return RawStack(out, False, closed)
+        return raw_stack(out, False, closed)
 
 
 FRAME_CHAINS: Dict[str, type] = {"pyframe": PyFrameChain, "iframe": InterpreterFrameChain}

@@ -6,6 +6,7 @@ version it runs, the layout says how its structs look, and the readers below wal
 
 from __future__ import annotations
 
+import functools
 import struct
 import time
 from typing import Dict, List, Optional, Tuple
@@ -153,11 +154,14 @@ class PythonProcess:
         descriptors. Not at every sample: a thread missing from one (a torn read) keeps
         what was learnt about it."""
         bound = len(states) + KEEP_GONE
-        tables = (self._thread_names, self._unnamed, self._native)
-        if max(map(len, tables)) <= bound and self.tasks.open_files <= bound:
+        names, unnamed, native = self._thread_names, self._unnamed, self._native
+        if (
+            len(names) <= bound and len(unnamed) <= bound and len(native) <= bound
+            and self.tasks.open_files <= bound
+        ):
             return
         ids = {state.thread_id for state in states}
-        for table in tables:
+        for table in (names, unnamed, native):
             for gone in [t for t in table if t not in ids]:
                 del table[gone]
         self.tasks.forget(state.native_tid or self._native.get(state.thread_id) for state in states)
@@ -248,7 +252,10 @@ def _idle(running: Optional[bool], frames: List[Frame]) -> bool:
     """Idle per the kernel, else guessed from where the innermost frame waits."""
     if running is not None:
         return not running
-    if not frames:
-        return True
-    top = frames[0]
+    return _waits(frames[0]) if frames else True
+
+
+@functools.lru_cache(maxsize=4096)
+def _waits(top: Frame) -> bool:
+    """Cached: the same few frames come back sample after sample, for every thread."""
     return (top.name.rsplit(".", 1)[-1], top.filename.rsplit("/", 1)[-1]) in _WAITING

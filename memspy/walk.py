@@ -9,8 +9,9 @@ what is fuzzed must be the code that samples.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
+from memspy.chains import within_budget
 from memspy.codes import CodeCache
 from memspy.errors import MemspyError, TargetExited
 from memspy.frames import FrameChain
@@ -42,26 +43,30 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     failure of the thread list itself, or the target's exit, raises.
     """
     code_heads = codes.new_sample()
-    guesses = _within_budget(chain.guesses())
+    guesses, guess_spans = chain.guesses(MAX_PREFETCH_BYTES)
     states, holder, ahead = threads.snapshot_with(code_heads + guesses)
     codes.accept(code_heads, ahead[: len(code_heads)])
-    guessed: Dict[int, bytes] = {}
-    for (addr, _), data in zip(guesses, ahead[len(code_heads) :]):
-        if data is not None:
-            guessed.setdefault(addr, data)
+    guessed_data = ahead[len(code_heads) :]
     chain.forget([state.addr for state in states])
     result = Walk(holder)
-    # What each thread's walk needs first, mostly read already with the thread states;
-    # the rest is read in one more batch for all threads.
-    spans, regions = [], []
+    # What each thread's walk needs first, mostly read already with the thread states:
+    # a steady thread asks for exactly its guesses, taken as read; others are cut from
+    # their guesses where those cover them. The rest is read in one more batch.
+    prefetched: List[List[Optional[bytes]]] = []
+    missing: List[Tuple[List[Optional[bytes]], int, Tuple[int, int]]] = []
     for state in states:
         wanted = chain.wanted(state.addr, state.data)
-        spans.append((len(regions), len(regions) + len(wanted)))
-        regions.extend(wanted)
-    prefetched = _from_guesses(memory, regions, guessed)
+        start, end = guess_spans.get(state.addr, (0, 0))
+        mine = guessed_data[start:end]
+        if guesses[start:end] != wanted or None in mine:
+            mine = _cut(wanted, guesses[start:end], mine, missing)
+        prefetched.append(mine)
+    if missing:
+        regions = within_budget([region for _, _, region in missing], MAX_PREFETCH_BYTES)
+        for (pieces, index, _), data in zip(missing, read_regions(memory, regions)):
+            pieces[index] = data
     walked = []  # (state, its prefetched regions, raw stack, frames if recalled)
-    for state, (start, end) in zip(states, spans):
-        ahead = prefetched[start:end]
+    for state, ahead in zip(states, prefetched):
         recalled = chain.recall(state.addr, state.data, ahead)
         if recalled is not None:
             raw, frames, generation = recalled
@@ -73,7 +78,7 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
             raise
         except MemspyError as error:
             result.errors.append(f"thread {state.thread_id}: {error.message}")
-    codes.validate(code for _, _, raw, _ in walked for code, _, _ in raw.frames)
+    codes.validate([raw.codes for _, _, raw, _ in walked])
     for state, ahead, raw, recalled in walked:
         if recalled is not None and recalled[1] == codes.generation:
             result.stacks.append((state, recalled[0]))
@@ -90,32 +95,22 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     return result
 
 
-def _within_budget(regions: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
-    """The first of ``regions`` whose sizes add up to at most the read-ahead budget."""
-    total = 0
-    for index, (_, size) in enumerate(regions):
-        total += size
-        if total > MAX_PREFETCH_BYTES:
-            return regions[:index]
-    return regions
-
-
-def _from_guesses(
-    memory: Memory, regions: List[Tuple[int, int]], guessed: Dict[int, bytes]
+def _cut(
+    wanted: List[Tuple[int, int]],
+    guesses: List[Tuple[int, int]],
+    guessed: List[Optional[bytes]],
+    missing: List[Tuple[List[Optional[bytes]], int, Tuple[int, int]]],
 ) -> List[Optional[bytes]]:
-    """Each region's bytes: cut from a guess read at the same address when it covers the
-    region, else read now (in one batch, within the budget; None past it)."""
-    out: List[Optional[bytes]] = []
-    missing: List[int] = []
-    for index, (addr, size) in enumerate(regions):
-        data = guessed.get(addr)
+    """Each wanted region's bytes, cut from a guess read at the same address when it
+    covers the region (a data-stack chunk is guessed a little longer than it is used);
+    None for the others, which are added to ``missing`` (pieces, index, region)."""
+    by_addr = {addr: data for (addr, _), data in zip(guesses, guessed) if data is not None}
+    pieces: List[Optional[bytes]] = []
+    for addr, size in wanted:
+        data = by_addr.get(addr)
         if data is not None and len(data) >= size:
-            out.append(data if len(data) == size else data[:size])
+            pieces.append(data if len(data) == size else data[:size])
         else:
-            out.append(None)
-            missing.append(index)
-    if missing:
-        wanted = _within_budget([regions[i] for i in missing])
-        for index, data in zip(missing, read_regions(memory, wanted)):
-            out[index] = data
-    return out
+            missing.append((pieces, len(pieces), (addr, size)))
+            pieces.append(None)
+    return pieces
