@@ -17,6 +17,7 @@ version gets, nowhere else.
 from __future__ import annotations
 
 import struct
+from itertools import accumulate
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from memspy.chains import guess_regions, read_chain, within_budget
@@ -36,6 +37,7 @@ MAX_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_READ_BYTES = 64 * 1024 * 1024  # per walk; beyond, frames are read one by one
 MAX_OUTSIDE_READ_AHEAD = 256  # frames outside the chunks read ahead per thread
 MAX_OLDER_READ_AHEAD = 64  # older data-stack chunks read ahead per thread
+MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the rest is reused
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
@@ -50,10 +52,24 @@ class RawStack(NamedTuple):
     closed: bool  # nothing was read beyond the thread state and the prefetched regions, so
     # the same bytes there give the same stack (see ``FrameChain.recall``)
     codes: FrozenSet[int]  # the code objects of ``frames``, to validate in one set operation
+    # The remembered walk whose frames from this index on end this walk too (read from
+    # unchanged bytes), so their decoding can be reused; None for a walk made whole.
+    reused: Optional[Tuple[_Remembered, int]] = None
+    trail: object = None  # what the chain needs to reuse this walk's tail next time
 
 
-def raw_stack(frames: List[RawFrame], cut: bool, closed: bool) -> RawStack:
-    return RawStack(frames, cut, closed, frozenset([code for code, _, _ in frames]))
+def raw_stack(
+    frames: List[RawFrame], cut: bool, closed: bool, trail: object = None
+) -> RawStack:
+    return RawStack(frames, cut, closed, frozenset([code for code, _, _ in frames]), None, trail)
+
+
+def reused_stack(
+    head: List[RawFrame], last: _Remembered, start: int, trail: object
+) -> RawStack:
+    """``head`` walked now, then the frames of ``last`` from ``start`` on, unchanged."""
+    codes = last.raw.codes.union([code for code, _, _ in head])
+    return RawStack(head + last.raw.frames[start:], False, True, codes, (last, start), trail)
 
 
 class _Remembered(NamedTuple):
@@ -61,6 +77,7 @@ class _Remembered(NamedTuple):
     raw: RawStack
     frames: List[Frame]
     generation: int  # the code cache's, when ``frames`` were decoded
+    hidden: List[int]  # indexes of ``raw.frames`` that decoding left out (incomplete frames)
 
 
 def truncated_frame(max_depth: int) -> Frame:
@@ -137,11 +154,16 @@ class FrameChain:
 
     def remember(
         self, tstate_addr: int, tstate: bytes, prefetched: Prefetched, raw: RawStack,
-        frames: List[Frame],
+        frames: List[Frame], hidden: List[int],
     ) -> None:
-        if raw.closed:
+        """Keep a closed walk and its decoding: for ``recall`` when nothing changed, and
+        for the next walk to reuse the part of it that did not (deep stacks mostly grow
+        and shrink at the top)."""
+        if raw.closed and not raw.cut:
             inputs = (tstate, tuple(prefetched))
-            self._remembered[tstate_addr] = _Remembered(inputs, raw, frames, self.codes.generation)
+            raw = raw._replace(reused=None)  # or each walk would keep the one before alive
+            generation = self.codes.generation
+            self._remembered[tstate_addr] = _Remembered(inputs, raw, frames, generation, hidden)
         else:
             self._remembered.pop(tstate_addr, None)
 
@@ -163,21 +185,38 @@ class FrameChain:
     def _tables(self) -> List[Dict[int, object]]:
         return [self._remembered, self._guesses, self._asked]
 
-    def decode(self, raw: RawStack) -> List[Frame]:
-        """Frames innermost first; call after ``codes.validate`` saw every code address."""
+    def decode(self, raw: RawStack) -> Tuple[List[Frame], List[int]]:
+        """Frames innermost first, and the indexes of ``raw.frames`` left out; call after
+        ``codes.validate`` saw every code address. A reused tail keeps its decoding while
+        no cached code object has been dropped since."""
+        if raw.reused is not None:
+            last, start = raw.reused
+            if last.generation == self.codes.generation:
+                head = len(raw.frames) - (len(last.raw.frames) - start)
+                frames, hidden = self._decode(raw.frames[:head])
+                before = sum(1 for index in last.hidden if index < start)
+                frames += last.frames[start - before :]
+                hidden += [index - start + head for index in last.hidden if index >= start]
+                return frames, hidden
+        frames, hidden = self._decode(raw.frames)
+        if raw.cut:
+            frames.append(truncated_frame(self.max_depth))
+        return frames, hidden
+
+    def _decode(self, raw_frames: List[RawFrame]) -> Tuple[List[Frame], List[int]]:
         get = self.codes.get
         result = []
-        for code_addr, position, hideable in raw.frames:
+        hidden = []
+        for index, (code_addr, position, hideable) in enumerate(raw_frames):
             info = get(code_addr)
             frame = info.frames.get(position)
             if frame is None:
                 if hideable and position < info.firsttraceable:
+                    hidden.append(index)
                     continue
                 frame = self.codes.frame(info, position)
             result.append(frame)
-        if raw.cut:
-            result.append(truncated_frame(self.max_depth))
-        return result
+        return result, hidden
 
 
 class PyFrameChain(FrameChain):
@@ -204,6 +243,9 @@ class PyFrameChain(FrameChain):
         self._asked.pop(tstate_addr, None)  # the read-ahead changes with this walk
         first = _PTR.unpack_from(tstate, self._top_off)[0]
         guess = self._guess.get(tstate_addr, ())
+        reused = self._reuse(tstate_addr, first, guess, prefetched)
+        if reused is not None:
+            return reused
         nodes, cut = read_chain(
             self.memory, first, self._back, self._size, guess, prefetched, self.max_depth, "frame"
         )
@@ -211,15 +253,46 @@ class PyFrameChain(FrameChain):
         self._guess[tstate_addr] = addrs
         # Closed when the walk went exactly through the frames read ahead, and ended there.
         closed = not cut and addrs == list(guess) and None not in prefetched
-        code, lasti = self._code, self._lasti
-        frames = [
-            (_PTR.unpack_from(data, code)[0], _I32.unpack_from(data, lasti)[0], False)
-            for _, data in nodes
-        ]
-        return raw_stack(frames, cut, closed)
+        frames = [self._frame_of(data) for _, data in nodes]
+        return raw_stack(frames, cut, closed, trail=addrs)
+
+    def _reuse(
+        self, tstate_addr: int, first: int, guess: Sequence[int], prefetched: Prefetched
+    ) -> Optional[RawStack]:
+        """The last walk with only its innermost few frames read again: when the chain
+        goes through the same frame objects as last time and every frame below those has
+        the same bytes. A busy thread moves only the top of its stack between samples."""
+        last = self._remembered.get(tstate_addr)
+        if (
+            last is None
+            or not guess
+            or first != guess[0]
+            or last.raw.trail != guess
+            or len(prefetched) != len(guess)
+        ):
+            return None
+        before = last.inputs[1]
+        changed = next(
+            (n for n in range(1, MAX_CHANGED_TOP + 1) if tuple(prefetched[n:]) == before[n:]), 0
+        )
+        head = []
+        for index in range(changed):
+            data = prefetched[index]
+            if data is None or _PTR.unpack_from(data, self._back)[0] != _next(guess, index):
+                return None  # the chain left the frames of the last walk
+            head.append(self._frame_of(data))
+        return reused_stack(head, last, changed, guess) if head else None
+
+    def _frame_of(self, data: bytes) -> RawFrame:
+        return _PTR.unpack_from(data, self._code)[0], _I32.unpack_from(data, self._lasti)[0], False
 
     def _tables(self) -> List[Dict[int, object]]:
         return [*super()._tables(), self._guess]
+
+
+def _next(addrs: Sequence[int], index: int) -> int:
+    """The frame after ``addrs[index]`` in a walk through ``addrs`` (0 after the last)."""
+    return addrs[index + 1] if index + 1 < len(addrs) else 0
 
 
 class _Regions:
@@ -344,9 +417,18 @@ class InterpreterFrameChain(FrameChain):
             regions.add(chunk, chunk_data)
             chunk_end = chunk + len(chunk_data)
             older = _PTR.unpack_from(chunk_data, self._chunk_prev)[0]
+        else:
+            chunk_data = None
+        plan = (chunk, outside_guess, older_guess, tuple(prefetched))
+        last = self._remembered.get(tstate_addr)
+        trail: Optional[_Trail] = last.raw.trail if last is not None else None  # type: ignore
+        if trail is not None and (chunk_data is None or trail.plan != plan):
+            trail = None
         budget = MAX_CHUNK_READ_BYTES
         out: List[RawFrame] = []
         outside: List[int] = []
+        visited: List[int] = []  # frames in walk order, hidden ones too
+        made: List[bool] = []  # whether each made a raw frame
         seen = set()
         closed = True
         size, cstack, generator = self._frame_size, self._cstack, self._generator
@@ -358,10 +440,14 @@ class InterpreterFrameChain(FrameChain):
                 return raw_stack(out, True, False)
             if addr in seen:
                 raise RemoteReadError("cycle in the frame chain")
-            seen.add(addr)
             if chunk <= addr and addr + size <= chunk_end:  # the common case
                 buf, off = chunk_data, addr - chunk
+                if trail is not None:
+                    reused = self._reuse(tstate_addr, trail, addr, chunk_data, out, visited, made)
+                    if reused is not None:
+                        return reused
             else:
+                trail = None  # what comes next depends on what was read until here
                 found = regions.find(addr, size)
                 while found is None and older and budget > 0:
                     this = older
@@ -379,15 +465,113 @@ class InterpreterFrameChain(FrameChain):
                         data = self.memory.read(addr, size)
                     found = data, 0
                 buf, off = found
+            seen.add(addr)
+            visited.append(addr)
             owner = buf[off + owner_off]
             if cstack is None or owner < cstack:
                 code = _PTR.unpack_from(buf, off + exec_off)[0]
                 instr = _PTR.unpack_from(buf, off + instr_off)[0]
                 out.append((code, (instr - code - adaptive) // 2, owner != generator))
+                made.append(True)
+            else:
+                made.append(False)
             addr = _PTR.unpack_from(buf, off + prev_off)[0]
-        self._outside[tstate_addr] = outside[:MAX_OUTSIDE_READ_AHEAD]
-        self._older[tstate_addr] = older_read[:MAX_OLDER_READ_AHEAD]
-        return raw_stack(out, False, closed)
+        outside, older_read = outside[:MAX_OUTSIDE_READ_AHEAD], older_read[:MAX_OLDER_READ_AHEAD]
+        self._outside[tstate_addr] = outside
+        self._older[tstate_addr] = older_read
+        trail = None
+        if closed and chunk_data is not None:
+            trail = _new_trail(plan, chunk_data, chunk, size, visited, made, outside, older_read)
+        return raw_stack(out, False, closed, trail)
+
+    def _reuse(
+        self,
+        tstate_addr: int,
+        trail: _Trail,
+        addr: int,
+        chunk_data: bytes,
+        out: List[RawFrame],
+        visited: List[int],
+        made: List[bool],
+    ) -> Optional[RawStack]:
+        """The rest of the last walk, when this walk has come, through frames of the
+        current chunk only, to a frame that the last walk reached the same way and every
+        byte the last walk read from there on is unchanged: the frames below are then
+        the same, and a deep stack costs its changed top, not its depth."""
+        where = trail.where.get(addr)
+        if where is None or trail.top_outside > where:
+            return None
+        header = slice(addr - trail.chunk, addr - trail.chunk + self._frame_size)
+        if chunk_data[header] != trail.data[header]:
+            return None  # this frame moved: no need to compare all below it
+        extent = trail.extent[where]
+        if chunk_data[:extent] != trail.data[:extent]:
+            return None
+        depth = len(out) + trail.raws[where]
+        if depth >= self.max_depth or len(visited) + where + 1 >= 2 * self.max_depth:
+            return None
+        if any(trail.where.get(node, where + 1) <= where for node in visited):
+            return None  # a frame of the new top is also below: a cycle, walk it whole
+        last: _Remembered = self._remembered[tstate_addr]
+        start = len(last.raw.frames) - trail.raws[where]
+        self._outside[tstate_addr], self._older[tstate_addr] = trail.outside, trail.older
+        grown = trail.grow(where, chunk_data, visited, made, self._frame_size)
+        return reused_stack(out, last, start, grown)
+
+
+class _Trail(NamedTuple):
+    """A closed walk of a 3.11+ thread, kept so that the next walk can stop where the
+    stack stops changing. Lists run from the outermost frame (position 0) inwards, so
+    a walk that reuses the frames below position p keeps their entries as they are."""
+
+    plan: Tuple[int, List[int], List[Tuple[int, int]], Tuple[Optional[bytes], ...]]
+    data: bytes  # the current data-stack chunk as read
+    chunk: int
+    addrs: List[int]  # frames, outermost first
+    where: Dict[int, int]  # frame address -> position
+    extent: List[int]  # bytes of the chunk the frames at or below a position were read from
+    raws: List[int]  # raw frames made by the frames at or below a position
+    top_outside: int  # highest position of a frame outside the current chunk, or -1
+    outside: List[int]  # the walk's frames outside the chunks, to read ahead next time
+    older: List[Tuple[int, int]]  # the older chunks it read, likewise
+
+    def grow(
+        self, where: int, data: bytes, visited: List[int], made: List[bool], size: int
+    ) -> _Trail:
+        """This trail cut above ``where``, with the new top frames ``visited`` on it."""
+        addrs = self.addrs[: where + 1] + visited[::-1]
+        ends = [addr - self.chunk + size for addr in reversed(visited)]
+        extent = accumulate(ends, max, initial=self.extent[where])
+        raws = accumulate(reversed(made), initial=self.raws[where])
+        return self._replace(
+            data=data,
+            addrs=addrs,
+            where=dict(zip(addrs, range(len(addrs)))),
+            extent=self.extent[:where] + list(extent),
+            raws=self.raws[:where] + list(raws),
+        )
+
+
+def _new_trail(
+    plan: Tuple[int, List[int], List[Tuple[int, int]], Tuple[Optional[bytes], ...]],
+    data: bytes,
+    chunk: int,
+    size: int,
+    visited: List[int],
+    made: List[bool],
+    outside: List[int],
+    older: List[Tuple[int, int]],
+) -> _Trail:
+    addrs = visited[::-1]
+    end = chunk + len(data)
+    inside = [chunk <= addr and addr + size <= end for addr in addrs]
+    ends = [addr - chunk + size if ok else 0 for addr, ok in zip(addrs, inside)]
+    top_outside = max((p for p, ok in enumerate(inside) if not ok), default=-1)
+    return _Trail(
+        plan, data, chunk, addrs, dict(zip(addrs, range(len(addrs)))),
+        list(accumulate(ends, max)), list(accumulate(reversed(made))), top_outside,
+        outside, older,
+    )
 
 
 FRAME_CHAINS: Dict[str, type] = {"pyframe": PyFrameChain, "iframe": InterpreterFrameChain}

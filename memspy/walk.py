@@ -84,13 +84,13 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
             result.stacks.append((state, recalled[0]))
             continue
         try:
-            frames = chain.decode(raw)
+            frames, hidden = chain.decode(raw)
         except TargetExited:
             raise
         except MemspyError as error:
             result.errors.append(f"thread {state.thread_id}: {error.message}")
             continue
-        chain.remember(state.addr, state.data, ahead, raw, frames)
+        chain.remember(state.addr, state.data, ahead, raw, frames, hidden)
         result.stacks.append((state, frames))
     return result
 

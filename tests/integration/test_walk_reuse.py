@@ -4,10 +4,18 @@ reader does, on every interpreter."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+import os
+import signal
+import time
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Tuple
 
+from interpreters import Interpreter
+from robust import end, start
 from target import Target
+from target import _task_states as task_states
 
+from memspy.frames import RawStack
 from memspy.process import PythonProcess
 
 
@@ -34,3 +42,46 @@ def test_warm_and_cold_readers_agree(parked: Target) -> None:
     # The recall path was taken (the test would otherwise compare a path with itself):
     # only threads whose walk read beyond what was read ahead are walked again.
     assert len(walks) < len(cold) / 2, (len(walks), len(cold))
+
+
+def test_a_deep_stack_moving_at_the_top(interpreter: Interpreter) -> None:
+    """The walk that reuses the unchanged part of a deep stack (its bottom) gives what a
+    fresh reader gives, each time the target is stopped at a random point of its loop."""
+    target = start("deep_spin.py", python=str(interpreter.path))
+    try:
+        warm = PythonProcess(target.pid)
+        reused = []
+        raw = warm.chain.raw
+        warm.chain.raw = lambda *args: _noting(raw(*args), reused)  # type: ignore
+        compared = 0
+        for _ in range(12):
+            for _ in range(25):
+                warm.sample()
+            reused.clear()
+            with _stopped(target.pid):
+                first = _stacks(warm)
+                cold = _stacks(PythonProcess(target.pid))
+            assert first == cold
+            assert any(len(frames) > 200 for frames in cold.values())
+            compared += bool(reused) and all(reused)
+    finally:
+        end(target)
+    assert compared >= 4  # most compared samples reused the bottom of the last walk
+
+
+def _noting(stack: RawStack, reused: List[bool]) -> RawStack:
+    reused.append(stack.reused is not None)
+    return stack
+
+
+@contextmanager
+def _stopped(pid: int) -> Iterator[None]:
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 10
+        while not all(state == "T" for state in task_states(pid).values()):
+            assert time.monotonic() < deadline, f"threads of {pid} did not stop"
+            time.sleep(0.001)
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)

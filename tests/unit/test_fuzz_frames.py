@@ -259,3 +259,47 @@ def test_random_bytes_everywhere(version: str, noise: bytes, shift: int) -> None
     )
     memory.add(BASE - 4096, noise)  # and noise where wild pointers often land
     bounded_walk(memory, *walkers(process, memory, max_depth=MAX_DEPTH))
+
+
+def _frames_of_first_thread(process: FakeProcess) -> List[int]:
+    """Thread 1's frame addresses, innermost first, hidden entry frames included."""
+    layout, memory = process.layout, process.memory()
+    back = layout.pyframe.f_back if layout.pyframe.f_back is not None else layout.iframe.previous
+    addr, out = _top_frame_pointer(process)[1], []
+    while addr:
+        out.append(addr)
+        addr = struct.unpack("<Q", memory.read(addr + back, 8))[0]
+    return out
+
+
+def _move(process: FakeProcess, frame: int, position: int) -> None:
+    """Put ``frame`` at another instruction (a line of its code's table)."""
+    layout = process.layout
+    if layout.pyframe.f_lasti is not None:
+        process.put(frame + layout.pyframe.f_lasti, "<i", position)
+    else:
+        code = struct.unpack("<Q", process.memory().read(frame + layout.iframe.executable, 8))[0]
+        process.ptr(frame + layout.iframe.instr, code + layout.code.code_adaptive + 2 * position)
+
+
+@pytest.mark.fuzz
+@fuzz_settings
+@given(
+    st.sampled_from(VERSIONS),
+    st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 7)), max_size=3), max_size=6),
+)
+def test_a_walk_that_reuses_the_unchanged_bottom_reads_like_a_fresh_one(
+    version: str, moves: List[List[Tuple[int, int]]]
+) -> None:
+    """Frames move between samples, the innermost most often: each warm walk (which
+    reads again only what changed at the top) equals a fresh walker's on the same memory."""
+    process = build(layout_of(version))
+    memory = SwappableMemory(process.memory())
+    warm = walkers(process, memory)
+    walk(memory, *warm)
+    frames = _frames_of_first_thread(process)
+    for step in moves:
+        for depth, position in step:
+            _move(process, frames[depth % len(frames)], position)
+        memory.inner = fresh = process.memory()
+        assert stacks(walk(memory, *warm)) == stacks(walk(fresh, *walkers(process, fresh)))
