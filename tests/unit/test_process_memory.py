@@ -4,6 +4,7 @@ the iovecs packed for an earlier batch are reused or must be packed again."""
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 
 import pytest
@@ -40,3 +41,30 @@ def test_a_bad_region_fails_the_batch_and_the_next_batch_still_reads() -> None:
     with pytest.raises(RemoteReadError):
         memory.read_many(good + [(0, 8)])  # refused before any system call
     assert memory.read_many(good) == [b"keep", b"this"]
+
+
+def test_close_regions_share_a_read_and_each_gets_its_own_bytes() -> None:
+    memory = ProcessMemory(os.getpid())
+    block = ctypes.create_string_buffer(os.urandom(20_000), 20_000)
+    base = ctypes.addressof(block)
+    wanted = [(9000, 50), (0, 16), (100, 8), (104, 64), (5000, 8), (19_990, 10), (4_200, 700)]
+    got = memory.read_many([(base + offset, size) for offset, size in wanted])
+    assert got == [block.raw[offset : offset + size] for offset, size in wanted]
+    assert memory._iov_count < len(wanted)  # merged: fewer iovecs than regions
+
+
+def test_regions_either_side_of_an_unreadable_page_are_not_merged() -> None:
+    page = mmap.PAGESIZE
+    area = mmap.mmap(-1, 3 * page)
+    area[:] = os.urandom(3 * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(area))
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mprotect(ctypes.c_void_p(base + page), page, 0) == 0  # PROT_NONE
+    try:
+        memory = ProcessMemory(os.getpid())
+        regions = [(base + page - 16, 16), (base + 2 * page, 16)]
+        assert memory.read_many(regions) == [
+            area[page - 16 : page], area[2 * page : 2 * page + 16]
+        ]
+    finally:
+        libc.mprotect(ctypes.c_void_p(base + page), page, 3)
