@@ -38,6 +38,7 @@ MAX_CHUNK_READ_BYTES = 64 * 1024 * 1024  # per walk; beyond, frames are read one
 MAX_OUTSIDE_READ_AHEAD = 256  # frames outside the chunks read ahead per thread
 MAX_OLDER_READ_AHEAD = 64  # older data-stack chunks read ahead per thread
 MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the rest is reused
+MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is redone whole
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
@@ -498,58 +499,87 @@ class InterpreterFrameChain(FrameChain):
         current chunk only, to a frame that the last walk reached the same way and every
         byte the last walk read from there on is unchanged: the frames below are then
         the same, and a deep stack costs its changed top, not its depth."""
-        where = trail.where.get(addr)
-        if where is None or trail.top_outside > where:
+        where = trail.position(addr)
+        if where is None or trail.base.top_outside > where:
             return None
         header = slice(addr - trail.chunk, addr - trail.chunk + self._frame_size)
         if chunk_data[header] != trail.data[header]:
             return None  # this frame moved: no need to compare all below it
-        extent = trail.extent[where]
+        extent, raws = trail.at(where)
         if chunk_data[:extent] != trail.data[:extent]:
             return None
-        depth = len(out) + trail.raws[where]
-        if depth >= self.max_depth or len(visited) + where + 1 >= 2 * self.max_depth:
+        if len(out) + raws >= self.max_depth or len(visited) + where + 1 >= 2 * self.max_depth:
             return None
-        if any(trail.where.get(node, where + 1) <= where for node in visited):
-            return None  # a frame of the new top is also below: a cycle, walk it whole
+        for node in visited:
+            position = trail.position(node)
+            if position is not None and position <= where:
+                return None  # a frame of the new top is also below: a cycle, walk it whole
         last: _Remembered = self._remembered[tstate_addr]
-        start = len(last.raw.frames) - trail.raws[where]
         self._outside[tstate_addr], self._older[tstate_addr] = trail.outside, trail.older
         grown = trail.grow(where, chunk_data, visited, made, self._frame_size)
-        return reused_stack(out, last, start, grown)
+        return reused_stack(out, last, len(last.raw.frames) - raws, grown)
 
 
-class _Trail(NamedTuple):
-    """A closed walk of a 3.11+ thread, kept so that the next walk can stop where the
-    stack stops changing. Lists run from the outermost frame (position 0) inwards, so
-    a walk that reuses the frames below position p keeps their entries as they are."""
+class _Base(NamedTuple):
+    """Where the frames of a whole walk were, outermost first (position 0)."""
 
-    plan: Tuple[int, List[int], List[Tuple[int, int]], Tuple[Optional[bytes], ...]]
-    data: bytes  # the current data-stack chunk as read
-    chunk: int
-    addrs: List[int]  # frames, outermost first
     where: Dict[int, int]  # frame address -> position
     extent: List[int]  # bytes of the chunk the frames at or below a position were read from
     raws: List[int]  # raw frames made by the frames at or below a position
     top_outside: int  # highest position of a frame outside the current chunk, or -1
+
+
+class _Trail(NamedTuple):
+    """A closed walk of a 3.11+ thread, kept so that the next walk can stop where the
+    stack stops changing: the positions of a whole walk up to ``cut``, then the frames a
+    later walk put above them. A walk that reuses the frames below a position extends
+    this in proportion to what it walked, not to the depth of the stack."""
+
+    plan: Tuple[int, List[int], List[Tuple[int, int]], Tuple[Optional[bytes], ...]]
+    data: bytes  # the current data-stack chunk as read
+    chunk: int
+    base: _Base
+    cut: int  # positions of ``base`` at or below this still stand
+    top: Tuple[Tuple[int, int, int], ...]  # (address, extent, raws) above ``cut``, outermost first
     outside: List[int]  # the walk's frames outside the chunks, to read ahead next time
     older: List[Tuple[int, int]]  # the older chunks it read, likewise
+
+    def position(self, addr: int) -> Optional[int]:
+        for index, (node, _, _) in enumerate(self.top):
+            if node == addr:
+                return self.cut + 1 + index
+        position = self.base.where.get(addr)
+        return position if position is not None and position <= self.cut else None
+
+    def at(self, position: int) -> Tuple[int, int]:
+        """(extent, raws) at ``position``."""
+        if position <= self.cut:
+            return self.base.extent[position], self.base.raws[position]
+        _, extent, raws = self.top[position - self.cut - 1]
+        return extent, raws
 
     def grow(
         self, where: int, data: bytes, visited: List[int], made: List[bool], size: int
     ) -> _Trail:
         """This trail cut above ``where``, with the new top frames ``visited`` on it."""
-        addrs = self.addrs[: where + 1] + visited[::-1]
-        ends = [addr - self.chunk + size for addr in reversed(visited)]
-        extent = accumulate(ends, max, initial=self.extent[where])
-        raws = accumulate(reversed(made), initial=self.raws[where])
-        return self._replace(
-            data=data,
-            addrs=addrs,
-            where=dict(zip(addrs, range(len(addrs)))),
-            extent=self.extent[:where] + list(extent),
-            raws=self.raws[:where] + list(raws),
-        )
+        extent, raws = self.at(where)
+        top = list(self.top[: max(where - self.cut, 0)])
+        for addr, frame in zip(reversed(visited), reversed(made)):
+            extent, raws = max(extent, addr - self.chunk + size), raws + frame
+            top.append((addr, extent, raws))
+        grown = self._replace(data=data, cut=min(where, self.cut), top=tuple(top))
+        return grown if len(top) <= MAX_TRAIL_TOP else grown.flattened()
+
+    def flattened(self) -> _Trail:
+        """The same trail as one whole walk (a stack that keeps growing would otherwise
+        make ``top`` long, and ``position`` slow)."""
+        where = {addr: p for addr, p in self.base.where.items() if p <= self.cut}
+        for index, (addr, _, _) in enumerate(self.top):
+            where[addr] = self.cut + 1 + index
+        extent = self.base.extent[: self.cut + 1] + [e for _, e, _ in self.top]
+        raws = self.base.raws[: self.cut + 1] + [r for _, _, r in self.top]
+        base = _Base(where, extent, raws, self.base.top_outside)
+        return self._replace(base=base, cut=len(extent) - 1, top=())
 
 
 def _new_trail(
@@ -567,11 +597,11 @@ def _new_trail(
     inside = [chunk <= addr and addr + size <= end for addr in addrs]
     ends = [addr - chunk + size if ok else 0 for addr, ok in zip(addrs, inside)]
     top_outside = max((p for p, ok in enumerate(inside) if not ok), default=-1)
-    return _Trail(
-        plan, data, chunk, addrs, dict(zip(addrs, range(len(addrs)))),
-        list(accumulate(ends, max)), list(accumulate(reversed(made))), top_outside,
-        outside, older,
+    base = _Base(
+        dict(zip(addrs, range(len(addrs)))), list(accumulate(ends, max)),
+        list(accumulate(reversed(made))), top_outside,
     )
+    return _Trail(plan, data, chunk, base, len(addrs) - 1, (), outside, older)
 
 
 FRAME_CHAINS: Dict[str, type] = {"pyframe": PyFrameChain, "iframe": InterpreterFrameChain}
