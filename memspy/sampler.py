@@ -26,6 +26,7 @@ from memspy.process import PythonProcess
 DISCOVERY_INTERVAL = 0.2  # seconds between looks for new child processes
 SETTLE_TIME = 2.0  # seconds a process may take to become Python (exec, a pyenv shim)
 LATE = 0.5  # a tick taken more than this many intervals after its time is late
+SHORT_WAIT = 0.02  # seconds: waits up to this long are plain sleeps (see Stop.wait)
 
 
 class Stop:
@@ -52,8 +53,14 @@ class Stop:
         return self._set
 
     def wait(self, timeout: float) -> bool:
+        """Sleep ``timeout`` seconds or until ``set``. A short wait (the gap between two
+        samples at a high rate) is a plain sleep, which costs less CPU than ``select``; a
+        signal handler that sets the flag then ends it within ``SHORT_WAIT`` at most."""
         if not self._set and timeout > 0:
-            select.select([self._read], [], [], timeout)
+            if timeout <= SHORT_WAIT:
+                time.sleep(timeout)
+            else:
+                select.select([self._read], [], [], timeout)
         return self._set
 
     def close(self) -> None:
