@@ -342,33 +342,29 @@ class InterpreterFrameChain(FrameChain):
         self._plans: Dict[int, Tuple[int, List[int], List[Tuple[int, int]]]] = {}
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
-        """The current chunk's used part; on 3.11/3.12 also the cframe's frame pointer; and
-        the frames the last walk of this thread found outside the chunks (C-stack entry
-        frames, generators) and the older chunks it read (a deep stack), which a steady
-        program has at the same addresses again."""
+        """The current chunk's used part and a little more (next time the stack may be a
+        little deeper; asking for the same as the guess lets a steady thread take what
+        was read ahead as is); on 3.11/3.12 also the cframe's frame pointer; and the frames
+        the last walk of this thread found outside the chunks (C-stack entry frames,
+        generators) and the older chunks it read (a deep stack), which a steady program
+        has at the same addresses again."""
         regions = []
         if self._current_off is None:
             cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
             regions.append((cframe + self._cframe_current, 8))
         chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
         top = _PTR.unpack_from(tstate, self._top_off)[0]
-        guesses = list(regions)
         if chunk and chunk + self._chunk_data <= top <= chunk + MAX_CHUNK_BYTES:
-            regions.append((chunk, top - chunk))
-            # Next time the stack may be a little deeper: guess a little more, within
-            # the chunk (its usable end is datastack_limit).
-            limit = _PTR.unpack_from(tstate, self._limit_off)[0]
+            limit = _PTR.unpack_from(tstate, self._limit_off)[0]  # the chunk's usable end
             end = min(top + CHUNK_GUESS_MARGIN, limit) if top <= limit else top
-            guesses.append((chunk, min(end, chunk + MAX_CHUNK_BYTES) - chunk))
+            regions.append((chunk, min(end, chunk + MAX_CHUNK_BYTES) - chunk))
         else:
             chunk = 0
         outside = self._outside.get(tstate_addr, [])
         older = self._older.get(tstate_addr, [])
-        ahead = [(addr, self._frame_size) for addr in outside] + older
-        regions += ahead
-        guesses += ahead
+        regions += [(addr, self._frame_size) for addr in outside] + older
         self._plans[tstate_addr] = (chunk, outside, older)
-        self._set_guesses(tstate_addr, guesses)
+        self._set_guesses(tstate_addr, regions)
         return regions
 
     def _tables(self) -> List[Dict[int, object]]:

@@ -104,8 +104,16 @@ def _cut(
     """Each wanted region's bytes, cut from a guess read at the same address when it
     covers the region (a data-stack chunk is guessed a little longer than it is used);
     None for the others, which are added to ``missing`` (pieces, index, region)."""
-    by_addr = {addr: data for (addr, _), data in zip(guesses, guessed) if data is not None}
     pieces: List[Optional[bytes]] = []
+    if len(guesses) == len(wanted):  # most often the same regions, some a little longer
+        for (addr, size), (guess, _), data in zip(wanted, guesses, guessed):
+            if addr != guess or data is None or len(data) < size:
+                break
+            pieces.append(data if len(data) == size else data[:size])
+        else:
+            return pieces
+        pieces = []
+    by_addr = {addr: data for (addr, _), data in zip(guesses, guessed) if data is not None}
     for addr, size in wanted:
         data = by_addr.get(addr)
         if data is not None and len(data) >= size:
