@@ -102,10 +102,10 @@ def _cut(
     missing: List[Tuple[List[Optional[bytes]], int, Tuple[int, int]]],
 ) -> List[Optional[bytes]]:
     """Each wanted region's bytes, cut from a guess read at the same address when it
-    covers the region (a data-stack chunk is guessed a little longer than it is used);
-    None for the others, which are added to ``missing`` (pieces, index, region)."""
+    covers the region (a stack that shrank asks for less of its data-stack chunk than was
+    read); None for the others, which are added to ``missing`` (pieces, index, region)."""
     pieces: List[Optional[bytes]] = []
-    if len(guesses) == len(wanted):  # most often the same regions, some a little longer
+    if len(guesses) == len(wanted):  # most often the same regions, some longer
         for (addr, size), (guess, _), data in zip(wanted, guesses, guessed):
             if addr != guess or data is None or len(data) < size:
                 break
