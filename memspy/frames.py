@@ -44,7 +44,7 @@ CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
 RawFrame = Tuple[int, int, bool]
-Prefetched = Sequence[Optional[bytes]]
+Prefetched = List[Optional[bytes]]  # a list: compared as is with the last sample's
 
 
 class RawStack(NamedTuple):
@@ -74,7 +74,7 @@ def reused_stack(
 
 
 class _Remembered(NamedTuple):
-    inputs: Tuple[bytes, Tuple[Optional[bytes], ...]]
+    inputs: Tuple[bytes, List[Optional[bytes]]]  # the thread state and what was read ahead
     raw: RawStack
     frames: List[Frame]
     generation: int  # the code cache's, when ``frames`` were decoded
@@ -149,7 +149,7 @@ class FrameChain:
         waits (half the threads of a typical server) then costs a comparison, not a walk.
         Its frames stand only while the code cache's generation is unchanged."""
         last = self._remembered.get(tstate_addr)
-        if last is None or last.inputs != (tstate, tuple(prefetched)):
+        if last is None or last.inputs[0] != tstate or last.inputs[1] != prefetched:
             return None
         return last.raw, last.frames, last.generation
 
@@ -161,7 +161,7 @@ class FrameChain:
         for the next walk to reuse the part of it that did not (deep stacks mostly grow
         and shrink at the top)."""
         if raw.closed and not raw.cut:
-            inputs = (tstate, tuple(prefetched))
+            inputs = (tstate, list(prefetched))
             raw = raw._replace(reused=None)  # or each walk would keep the one before alive
             generation = self.codes.generation
             self._remembered[tstate_addr] = _Remembered(inputs, raw, frames, generation, hidden)
@@ -272,9 +272,9 @@ class PyFrameChain(FrameChain):
             or len(prefetched) != len(guess)
         ):
             return None
-        before = last.inputs[1]
+        before, ahead = last.inputs[1], prefetched
         changed = next(
-            (n for n in range(1, MAX_CHANGED_TOP + 1) if tuple(prefetched[n:]) == before[n:]), 0
+            (n for n in range(1, MAX_CHANGED_TOP + 1) if ahead[n:] == before[n:]), 0
         )
         head = []
         for index in range(changed):
