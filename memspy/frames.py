@@ -272,9 +272,9 @@ class PyFrameChain(FrameChain):
             or len(prefetched) != len(guess)
         ):
             return None
-        before, ahead = last.inputs[1], prefetched
+        before = last.inputs[1]
         changed = next(
-            (n for n in range(1, MAX_CHANGED_TOP + 1) if ahead[n:] == before[n:]), 0
+            (n for n in range(1, MAX_CHANGED_TOP + 1) if prefetched[n:] == before[n:]), 0
         )
         head = []
         for index in range(changed):

@@ -160,10 +160,8 @@ class PythonProcess:
             and self.tasks.open_files <= bound
         ):
             return
-        ids = {state.thread_id for state in states}
-        for table in (names, unnamed, native):
-            for gone in [t for t in table if t not in ids]:
-                del table[gone]
+        for gone in {*names, *unnamed, *native}.difference(s.thread_id for s in states):
+            self._forget_thread(gone)
         self.tasks.forget(state.native_tid or self._native.get(state.thread_id) for state in states)
 
     def _running(self, states: List[ThreadState]) -> Dict[int, Optional[bool]]:

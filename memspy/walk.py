@@ -57,9 +57,9 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     for state in states:
         wanted = chain.wanted(state.addr, state.data)
         start, end = guess_spans.get(state.addr, (0, 0))
-        mine = guessed_data[start:end]
-        if guesses[start:end] != wanted or None in mine:
-            mine = _cut(wanted, guesses[start:end], mine, missing)
+        theirs, mine = guesses[start:end], guessed_data[start:end]
+        if theirs != wanted or None in mine:
+            mine = _cut(wanted, theirs, mine, missing)
         prefetched.append(mine)
     if missing:
         regions = within_budget([region for _, _, region in missing], MAX_PREFETCH_BYTES)
