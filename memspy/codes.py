@@ -39,6 +39,9 @@ class CodeInfo:
     firstlineno: int
     linetable: bytes
     firsttraceable: int  # instruction index before which a frame is incomplete (3.11+)
+    # A generator's or coroutine's: its frame leaves the thread's chain at each yield, so
+    # a walk that ends at it read the chain at two moments (see ``PyFrameChain.decode``).
+    suspends: bool
     identity: Tuple[int, ...]  # the immutable header fields this decoding was made from
     frames: Dict[int, Frame]  # decoded frames by position, reused sample after sample
 
@@ -56,7 +59,10 @@ class CodeCache:
         self._fields = [c.filename, self._name_off, c.linetable]
         self._first_off = c.firstlineno
         self._traceable_off = c.firsttraceable
-        ints = [c.firstlineno] + ([c.firsttraceable] if c.firsttraceable is not None else [])
+        self._flags_off = c.flags
+        self._suspending = sum(bit for bit in layout.coflags.as_dict().values() if bit)
+        ints = [c.firstlineno, c.flags]
+        ints += [c.firsttraceable] if c.firsttraceable is not None else []
         # The identity header spans the type pointer, the three pointers and the ints.
         self._header_size = max(self._fields + ints + [self._type_off]) + 8
         self._identity_struct = _fields_struct(
@@ -147,6 +153,7 @@ class CodeCache:
             firstlineno=_I32.unpack_from(head, self._first_off)[0],
             linetable=self.objects.bytes(table_p),
             firsttraceable=firsttraceable,
+            suspends=bool(_I32.unpack_from(head, self._flags_off)[0] & self._suspending),
             identity=self._identity_struct.unpack_from(head),
             frames={},
         )

@@ -40,6 +40,7 @@ MAX_OLDER_READ_AHEAD = 64  # older data-stack chunks read ahead per thread
 MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the rest is reused
 MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is redone whole
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
+_TORN = "the stack ends at a suspended generator's frame: it changed while it was read"
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
@@ -251,7 +252,7 @@ class PyFrameChain(FrameChain):
             self.memory, first, self._back, self._size, guess, prefetched, self.max_depth, "frame"
         )
         addrs = [addr for addr, _ in nodes]
-        self._guess[tstate_addr] = addrs
+        self._guess[tstate_addr] = _with_tail(addrs, guess)
         # Closed when the walk went exactly through the frames read ahead, and ended there.
         closed = not cut and addrs == list(guess) and None not in prefetched
         frames = [self._frame_of(data) for _, data in nodes]
@@ -284,11 +285,32 @@ class PyFrameChain(FrameChain):
             head.append(self._frame_of(data))
         return reused_stack(head, last, changed, guess) if head else None
 
+    def decode(self, raw: RawStack) -> Tuple[List[Frame], List[int]]:
+        """A running generator's ``f_back`` is its caller's frame, and is cleared when it
+        yields: a chain that ends at a generator's frame was read across a yield (the
+        thread state named the generator, its frame was read after it had yielded). Only
+        a thread with no Python frame that drives a generator from C has such a stack for
+        real; it is rare enough that ending there is taken as a torn read."""
+        if raw.reused is None and not raw.cut and raw.frames:
+            if self.codes.get(raw.frames[-1][0]).suspends:
+                raise RemoteReadError(_TORN)
+        return super().decode(raw)
+
     def _frame_of(self, data: bytes) -> RawFrame:
         return _PTR.unpack_from(data, self._code)[0], _I32.unpack_from(data, self._lasti)[0], False
 
     def _tables(self) -> List[Dict[int, object]]:
         return [*super()._tables(), self._guess]
+
+
+def _with_tail(addrs: List[int], last: Sequence[int]) -> List[int]:
+    """What to read ahead next time: this walk's frames, and, when it ended at a frame
+    above the last walk's bottom (a torn read, see ``PyFrameChain.decode``), the frames
+    that walk had below it, so the walk read again at once costs one batch, not a read
+    per frame."""
+    if addrs and last and addrs[-1] != last[-1] and addrs[-1] in last:
+        return addrs + list(last[list(last).index(addrs[-1]) + 1 :])
+    return addrs
 
 
 def _next(addrs: Sequence[int], index: int) -> int:
@@ -431,6 +453,7 @@ class InterpreterFrameChain(FrameChain):
         size, cstack, generator = self._frame_size, self._cstack, self._generator
         exec_off, instr_off, prev_off, owner_off = self._exec, self._instr, self._prev, self._owner
         adaptive = self._code_adaptive
+        owner = None  # of the last frame visited
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
             if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
@@ -473,6 +496,12 @@ class InterpreterFrameChain(FrameChain):
             else:
                 made.append(False)
             addr = _PTR.unpack_from(buf, off + prev_off)[0]
+        if owner == generator:
+            # A generator's frame is unlinked (previous = NULL) when it yields: ending at
+            # one means the chain was read across a yield. 3.12+ links a running
+            # generator to a C-stack entry frame, so only a torn read ends here; in 3.11
+            # so does a thread without Python frames driving a generator from C (rare).
+            raise RemoteReadError(_TORN)
         outside, older_read = outside[:MAX_OUTSIDE_READ_AHEAD], older_read[:MAX_OLDER_READ_AHEAD]
         self._outside[tstate_addr] = outside
         self._older[tstate_addr] = older_read

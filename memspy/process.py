@@ -69,7 +69,7 @@ class PythonProcess:
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
         self.errors: List[str] = []  # what went wrong in the last sample, per thread
-        self.reread = False  # whether the last sample had to be read twice
+        self.reread = False  # whether a thread of the last sample was read again
         self._wait_for_init(init_timeout)
 
     @property
@@ -210,17 +210,13 @@ class PythonProcess:
         guessed from the innermost frame: for callers that keep idle threads anyway."""
         try:
             walked = walk(self.memory, self.threads, self.chain, self.codes)
-            self.reread = bool(walked.errors)
-            if walked.errors:
-                # A stack that changed while it was read comes back torn; read once more
-                # at once (a tenth of a millisecond later) rather than lose the sample.
-                walked = walk(self.memory, self.threads, self.chain, self.codes)
         except _DECODING_ERRORS as error:
             # The decoders are fuzzed to raise only our errors; should one still slip
             # through on memory no test imagined, it costs a sample, not the run.
             message = f"malformed target memory ({type(error).__name__}: {error})"
             raise RemoteReadError(message) from None
         self.errors = walked.errors
+        self.reread = walked.retried
         states = [state for state, _ in walked.stacks]
         if not idle_states:
             self._forget_reused(states)

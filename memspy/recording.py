@@ -111,7 +111,9 @@ class Recording:
         ]
         lines.extend(f"  {count} x {kind}" for kind, count in stats.errors.most_common())
         if stats.rereads:
-            lines.append(f"{stats.rereads} samples read twice: the stack changed while it was read")
+            lines.append(
+                f"{stats.rereads} samples read again: a thread's stack changed while it was read"
+            )
         if stats.exiting:
             lines.append(f"{stats.exiting} samples not taken while a process was exiting")
         return lines
@@ -131,7 +133,7 @@ class Recording:
             ("rate", _rate(stats)),
             ("missed", f"{stats.missed} ticks missed, {stats.late} late"),
             ("errors", errors),
-            ("read twice", f"{stats.rereads} samples (the stack changed while it was read)"),
+            ("read again", f"{stats.rereads} samples (a stack changed while it was read)"),
             ("threads", "idle ones included (wall time)" if self.idle else "active ones only"),
         ]
         return Summary("memspy profile", facts, function_shares(self.tally.stacks()))

@@ -80,7 +80,7 @@ class RunStats:
     late: int = 0  # ticks taken, but more than LATE intervals after their time
     errors: Counter = field(default_factory=Counter)  # reason -> samples dropped
     exiting: int = 0  # samples dropped because their process was exiting (not read errors)
-    rereads: int = 0  # samples read a second time because the first read came back torn
+    rereads: int = 0  # samples in which a thread was read again: its first read came back torn
     end_reason: str = ""
     processes: int = 0  # processes sampled over the run
 

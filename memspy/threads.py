@@ -143,6 +143,20 @@ class Threads:
                 self._gil = None
         return states, holder or None, ahead_data
 
+    def reread(
+        self, states: Sequence[ThreadState], ahead: Sequence[Tuple[int, int]]
+    ) -> Tuple[List[ThreadState], List[Optional[bytes]]]:
+        """These thread states read again, with ``ahead`` in the same system call; a state
+        that cannot be read any more (its thread ended) is left out."""
+        regions = [(state.addr, self._size) for state in states]
+        data, ahead_data = _read_with_guesses(self.memory, regions, ahead)
+        again = [
+            self._state(state.interp, state.addr, raw)
+            for state, raw in zip(states, data)
+            if raw is not None
+        ]
+        return again, ahead_data
+
     def _states(
         self,
         interp: int,
@@ -155,12 +169,12 @@ class Threads:
             self.memory, first, self._next, self._size, guess, prefetched, limit, "thread"
         )
         self._guess[interp] = [addr for addr, _ in nodes]
-        out = []
-        for addr, data in nodes:
-            ntid = _I32.unpack_from(data, self._ntid)[0] if self._ntid is not None else None
-            tid = _PTR.unpack_from(data, self._tid)[0]
-            out.append(ThreadState(addr, interp, data, tid, ntid or None))
-        return out
+        return [self._state(interp, addr, data) for addr, data in nodes]
+
+    def _state(self, interp: int, addr: int, data: bytes) -> ThreadState:
+        ntid = _I32.unpack_from(data, self._ntid)[0] if self._ntid is not None else None
+        tid = _PTR.unpack_from(data, self._tid)[0]
+        return ThreadState(addr, interp, data, tid, ntid or None)
 
 
 def _read_with_guesses(

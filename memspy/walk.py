@@ -9,7 +9,7 @@ what is fuzzed must be the code that samples.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from memspy.chains import within_budget
 from memspy.codes import CodeCache
@@ -24,6 +24,12 @@ from memspy.threads import Threads, ThreadState
 MAX_PREFETCH_BYTES = 64 * 1024 * 1024
 
 
+# Rounds in which the threads whose walk failed are read again at once, alone. A walk fails
+# mostly because the stack changed while it was read (a frame freed, a generator that
+# yielded); the stack is then read again microseconds later, which mostly succeeds.
+MAX_RETRIES = 5
+
+
 @dataclass
 class Walk:
     """Stacks that could be read, innermost frame first, and why the others could not."""
@@ -31,6 +37,10 @@ class Walk:
     holder: Optional[int]  # address of the GIL holder's thread state
     stacks: List[Tuple[ThreadState, List[Frame]]] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)  # one per thread left out
+    retried: bool = False  # some thread was read again because its first walk failed
+
+
+Failed = List[Tuple[ThreadState, str]]  # threads whose walk failed, and why
 
 
 def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) -> Walk:
@@ -39,16 +49,59 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     That call reads the thread states together with what the last sample needed next
     (data-stack chunks, frames outside them, code object headers); what it guessed wrong
     is read in one more. A thread whose bytes all equal the last sample's is not walked
-    again. A thread whose frames cannot be read is left out and described in ``errors``; a
+    again. A thread whose walk fails is read again, with the others that failed, up to
+    ``MAX_RETRIES`` times; one that still fails is left out and described in ``errors``. A
     failure of the thread list itself, or the target's exit, raises.
     """
     code_heads = codes.new_sample()
     guesses, guess_spans = chain.guesses(MAX_PREFETCH_BYTES)
     states, holder, ahead = threads.snapshot_with(code_heads + guesses)
     codes.accept(code_heads, ahead[: len(code_heads)])
-    guessed_data = ahead[len(code_heads) :]
     chain.forget([state.addr for state in states])
     result = Walk(holder)
+    guessed = ahead[len(code_heads) :]
+    failed = _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
+    for _ in range(MAX_RETRIES):
+        if not failed:
+            break
+        result.retried = True
+        guesses, guess_spans = _guesses_of(chain, [state.addr for state, _ in failed])
+        again, ahead = threads.reread([state for state, _ in failed], guesses)
+        failed = _walk_states(memory, chain, codes, again, guesses, guess_spans, ahead, result)
+    result.errors = [f"thread {state.thread_id}: {message}" for state, message in failed]
+    if result.retried:
+        order = {state.addr: index for index, state in enumerate(states)}
+        result.stacks.sort(key=lambda stack: order[stack[0].addr])
+    return result
+
+
+def _guesses_of(
+    chain: FrameChain, addrs: List[int]
+) -> Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]]]:
+    """The chain's guesses for these threads only, laid out as ``FrameChain.guesses``."""
+    plan, spans = chain.guesses(MAX_PREFETCH_BYTES)
+    mine: List[Tuple[int, int]] = []
+    my_spans: Dict[int, Tuple[int, int]] = {}
+    for addr in addrs:
+        start, end = spans.get(addr, (0, 0))
+        my_spans[addr] = (len(mine), len(mine) + end - start)
+        mine += plan[start:end]
+    return mine, my_spans
+
+
+def _walk_states(
+    memory: Memory,
+    chain: FrameChain,
+    codes: CodeCache,
+    states: List[ThreadState],
+    guesses: List[Tuple[int, int]],
+    guess_spans: Dict[int, Tuple[int, int]],
+    guessed_data: List[Optional[bytes]],
+    result: Walk,
+) -> Failed:
+    """Walk these threads, given what was read ahead with their states; add their stacks
+    to ``result`` and return the threads whose walk failed."""
+    failed: Failed = []
     # What each thread's walk needs first, mostly read already with the thread states:
     # a steady thread asks for exactly its guesses, taken as read; others are cut from
     # their guesses where those cover them. The rest is read in one more batch.
@@ -77,7 +130,7 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
         except TargetExited:
             raise
         except MemspyError as error:
-            result.errors.append(f"thread {state.thread_id}: {error.message}")
+            failed.append((state, error.message))
     codes.validate([raw.codes for _, _, raw, _ in walked])
     for state, ahead, raw, recalled in walked:
         if recalled is not None and recalled[1] == codes.generation:
@@ -88,11 +141,11 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
         except TargetExited:
             raise
         except MemspyError as error:
-            result.errors.append(f"thread {state.thread_id}: {error.message}")
+            failed.append((state, error.message))
             continue
         chain.remember(state.addr, state.data, ahead, raw, frames, hidden)
         result.stacks.append((state, frames))
-    return result
+    return failed
 
 
 def _cut(

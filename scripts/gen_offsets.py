@@ -132,11 +132,18 @@ FIELDS: Dict[str, Dict[str, List[Rule]]] = {
         "name": always(o("PyCodeObject", "co_name")),
         "qualname": since((3, 11), o("PyCodeObject", "co_qualname")),
         "firstlineno": always(o("PyCodeObject", "co_firstlineno")),
+        "flags": always(o("PyCodeObject", "co_flags")),
         "linetable": until((3, 9), o("PyCodeObject", "co_lnotab"))
         + since((3, 10), o("PyCodeObject", "co_linetable")),
         "firsttraceable": since((3, 11), o("PyCodeObject", "_co_firsttraceable")),
         "code_adaptive": since((3, 11), o("PyCodeObject", "co_code_adaptive")),
         "sizeof": always("sizeof(PyCodeObject)"),
+    },
+    "coflags": {
+        "generator": always("CO_GENERATOR"),
+        "coroutine": py3("CO_COROUTINE"),
+        "iterable_coroutine": py3("CO_ITERABLE_COROUTINE"),
+        "async_generator": py3("CO_ASYNC_GENERATOR"),
     },
     "object": {
         "refcnt": always(o("PyObject", "ob_refcnt")),

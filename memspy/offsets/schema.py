@@ -77,10 +77,17 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "name",
         "qualname",  # 3.11+
         "firstlineno",  # an int
+        "flags",  # co_flags, an int
         "linetable",  # co_lnotab (<=3.9) / co_linetable (3.10+): a bytes object
         "firsttraceable",  # _co_firsttraceable, an int (3.11+)
         "code_adaptive",  # co_code_adaptive (3.11+)
         "sizeof",
+    ),
+    "coflags": (  # CO_* bits of co_flags whose frames a generator-like object owns
+        "generator",
+        "coroutine",  # 3.x
+        "iterable_coroutine",  # 3.x
+        "async_generator",  # 3.6+
     ),
     "object": ("refcnt", "type", "sizeof"),
     "varobject": ("size", "sizeof"),

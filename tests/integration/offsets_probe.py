@@ -4,6 +4,7 @@
 # ruff: noqa: UP004, UP031, UP032 (2.7 needs new-style classes and has no f-strings)
 import binascii
 import ctypes
+import inspect
 import json
 import struct
 import sys
@@ -231,6 +232,19 @@ def check_objects():
         check("code.qualname", ptr(id(code) + c["qualname"]), id(code.co_qualname))
     size = c["code_adaptive"] if c["code_adaptive"] is not None else c["sizeof"]
     check("code basicsize", size, type(code).__basicsize__)
+
+    def numbers():
+        yield 1
+
+    gen_code = numbers.__code__
+    check("code.flags", i32(id(gen_code) + c["flags"]), gen_code.co_flags)
+    # The interpreter's own CO_* values, as the inspect module has them.
+    for name, value in sorted(S["coflags"].items()):
+        if value is not None:
+            check("coflags." + name, value, getattr(inspect, "CO_" + name.upper()))
+    generator = S["coflags"]["generator"]
+    check("coflags.generator in a generator's code", bool(gen_code.co_flags & generator), True)
+    check("coflags.generator not in a function's", bool(code.co_flags & generator), False)
 
 
 def check_flags():

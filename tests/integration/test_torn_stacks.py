@@ -1,0 +1,36 @@
+"""A stack read while the target runs can be torn: the thread state names a generator's
+frame, and by the time that frame is read the generator has yielded and its link to the
+caller is gone. Such a stack (the generator alone) must never be reported; the thread is
+read again at once instead."""
+
+from __future__ import annotations
+
+from interpreters import Interpreter
+from robust import end, start
+
+from memspy.process import PythonProcess
+
+SAMPLES = 400
+
+
+def test_a_thread_inside_a_generator_is_never_reported_without_its_callers(
+    interpreter: Interpreter,
+) -> None:
+    target = start("gen_spin.py", python=str(interpreter.path))
+    try:
+        process = PythonProcess(target.pid)
+        stacks, rereads = [], 0
+        for _ in range(SAMPLES):
+            sample = process.sample()
+            rereads += process.reread
+            stacks += [[f.name for f in t.frames] for t in sample.threads]
+    finally:
+        end(target)
+    torn = [names for names in stacks if not names or names[-1] != "<module>"]
+    assert torn == [], f"{len(torn)} of {len(stacks)} stacks lost their callers: {torn[:3]}"
+    in_generator = [names for names in stacks if names[0].endswith(("<genexpr>", "numbers"))]
+    # The test means something only if the generators were caught running, often, and
+    # some reads were torn and read again.
+    assert len(in_generator) > SAMPLES / 10, len(in_generator)
+    assert rereads > 0
+    assert len(stacks) >= SAMPLES * 0.98, f"{SAMPLES - len(stacks)} samples lost the thread"
