@@ -123,6 +123,54 @@ def test_a_cycle_in_a_frame_chain_drops_that_thread_only(version: str) -> None:
     assert stacks(result) == process.expected[1:]
 
 
+class TornOnce:
+    """``torn`` for the first batched read, ``healed`` after: a thread caught mid-yield,
+    then read again."""
+
+    def __init__(self, torn: BufferMemory, healed: BufferMemory) -> None:
+        self.now, self.healed = torn, healed
+
+    def read(self, addr: int, size: int) -> bytes:
+        return self.now.read(addr, size)
+
+    def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
+        data = self.now.read_many(regions)
+        self.now = self.healed
+        return data
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_stack_that_ends_at_a_generator_is_read_again(version: str) -> None:
+    """Thread 1 runs a generator; torn, its frame no longer links to its caller (as after
+    a yield). Read again, it does: the right stack. Torn for good: that thread's error."""
+    process = build(layout_of(version))
+    layout = process.layout
+    _, top = _top_frame_pointer(process)
+    code_off = (
+        layout.pyframe.f_code if layout.pyframe.f_code is not None else layout.iframe.executable
+    )
+    code = struct.unpack("<Q", process.memory().read(top + code_off, 8))[0]
+    process.put(code + layout.code.flags, "<i", layout.coflags.generator)
+    healed = process.memory()
+    back = layout.pyframe.f_back
+    process.ptr(top + (back if back is not None else layout.iframe.previous), 0)
+    if layout.iframe.owner is not None:
+        process.put(top + layout.iframe.owner, "<B", layout.owner.generator)
+    torn = process.memory()
+    memory = SwappableMemory(healed)
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+    for _ in range(2):  # the second walk reads its frames with the thread states
+        assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+    memory.inner = TornOnce(torn, healed)  # type: ignore[assignment]
+    again = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert again.retried and again.errors == []
+    assert stacks(again) == process.expected
+    memory.inner = torn
+    lost = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert len(lost.errors) == 1 and "suspended generator" in lost.errors[0], lost.errors
+    assert stacks(lost) == process.expected[1:]
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_cycle_in_the_thread_list_is_an_error(version: str) -> None:
     process = build(layout_of(version))
@@ -182,8 +230,18 @@ fuzz_settings = settings(
 # (operation, which region, where in it, a value): see damage().
 edit = st.tuples(
     st.sampled_from(
-        ["bytes", "nudge", "near", "pointer", "self", "zero", "u64", "randomize", "truncate",
-         "drop"]
+        [
+            "bytes",
+            "nudge",
+            "near",
+            "pointer",
+            "self",
+            "zero",
+            "u64",
+            "randomize",
+            "truncate",
+            "drop",
+        ]
     ),
     st.integers(0, 2**16),
     st.integers(0, 2**12),
