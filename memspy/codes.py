@@ -161,7 +161,7 @@ class CodeCache:
     def frame(self, info: CodeInfo, position: int) -> Frame:
         """The frame at ``position`` (f_lasti, or the 3.11+ instruction index), cached."""
         line = decode_line(self._linetable_kind, info.linetable, info.firstlineno, position)
-        frame = Frame(info.name, info.filename, line)
+        frame = Frame(info.name, info.filename, line, info.firstlineno)
         if len(info.frames) < MAX_FRAMES_PER_CODE:
             self._charge(_FRAME_BYTES)
             info.frames[position] = frame

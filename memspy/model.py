@@ -21,6 +21,9 @@ class Frame(NamedTuple):
     name: str
     filename: str
     lineno: int = 0
+    # Where the function begins (co_firstlineno), for formats that name functions by their
+    # start (pprof); 0 when the source does not say (the USDT probes do not).
+    firstlineno: int = 0
 
 
 class ThreadStack(NamedTuple):

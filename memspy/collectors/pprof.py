@@ -157,12 +157,12 @@ class PprofCollector(CountingCollector):
             function_id = functions.get((frame.name, frame.filename))
             if function_id is None:
                 function_id = functions[(frame.name, frame.filename)] = len(functions) + 1
-                # start_line 0: samples see the line running, not where the function begins.
                 profile.function.add(
                     id=function_id,
                     name=strings(frame.name),
                     system_name=strings(system_name(frame)),
                     filename=strings(frame.filename or ""),
+                    start_line=self.table.start_lines.get((frame.name, frame.filename), 0),
                 )
             location = profile.location.add(id=frame_id + 1, mapping_id=MAPPING_ID)
             location.line.add(function_id=function_id, line=frame.line or 0)

@@ -55,9 +55,16 @@ class StackTable:
         # The walker's frames tuple straight to frame ids: one hash per sample instead of
         # one key per frame. As many entries as distinct stacks seen with their lines.
         self._frames_ids: dict[tuple[Frame, ...], tuple[int, ...]] = {}
+        # Where each function (name, file) begins, 0 when unknown or ambiguous: before 3.11
+        # two methods of one file can share a name (no qualified names) and a start.
+        self.start_lines: dict[tuple[str, str | None], int] = {}
 
     def frame_key(self, frame: Frame) -> FrameKey:
         line = frame.lineno if self.keep_line and frame.lineno > 0 else None
+        function = (frame.name, frame.filename)
+        start = self.start_lines.setdefault(function, frame.firstlineno)
+        if start != frame.firstlineno:
+            self.start_lines[function] = 0
         return FrameKey(frame.name, frame.filename, line)
 
     def frame_id(self, key: FrameKey) -> int:

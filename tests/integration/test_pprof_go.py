@@ -89,6 +89,10 @@ def test_go_pprof_reports_memspys_shares_of_the_demo(interpreter: Interpreter, t
     assert "samples/count cpu/nanoseconds[dflt]" in raw
     assert f"pid:[{profile.facts['pid']}]" in raw
     assert "thread_name:[MainThread]" in raw
+    # Each function's start line, as pprof prints it ("s=N"): where its ``def`` is.
+    for name in ("heavy", "spin"):
+        start = DEMO.read_text().splitlines().index(f"def {name}(seconds):") + 1
+        assert f" {name} {DEMO}:" in raw and f" s={start}(py::{name}:{DEMO})" in raw, name
 
 
 def _thread(frames: Tuple[Frame, ...], tid: int, name: str) -> ThreadStack:

@@ -28,11 +28,11 @@ INFO = ProfileInfo(
     duration_s=1.5,
     mode="cpu",
 )
-MAIN = Frame("<module>", "app.py", 10)
-WORK = Frame("work", "app.py", 3)
-WORK_LATER = Frame("work", "app.py", 5)
-LEAF = Frame("leaf", "lib.py", 7)
-NO_LINE = Frame("<lambda>", "lib.py", 0)
+MAIN = Frame("<module>", "app.py", 10, 1)
+WORK = Frame("work", "app.py", 3, 2)
+WORK_LATER = Frame("work", "app.py", 5, 2)
+LEAF = Frame("leaf", "lib.py", 7, 6)
+NO_LINE = Frame("<lambda>", "lib.py", 0)  # and no known start
 OPTIONS = [
     DEFAULT_OPTIONS,
     StackOptions(threads=True),
@@ -163,12 +163,24 @@ def test_functions_and_locations_say_name_file_and_line() -> None:
         for f in message.function
     }
     assert ("MainThread (101)", "", "", 0) in functions.values()  # the thread root frame
-    assert ("<module>", "py::<module>:app.py", "app.py", 0) in functions.values()
+    assert ("<module>", "py::<module>:app.py", "app.py", 1) in functions.values()
+    assert ("work", "py::work:app.py", "app.py", 2) in functions.values()
+    assert ("<lambda>", "py::<lambda>:lib.py", "lib.py", 0) in functions.values()
     assert len(functions) == len(set(functions.values())) == 6
     lines = {(functions[loc.line[0].function_id][0], loc.line[0].line) for loc in message.location}
     assert {("work", 3), ("work", 5), ("leaf", 7), ("<lambda>", 0)} <= lines
     assert len(lines) == len(message.location)  # one location per distinct frame
     assert [m.has_functions and m.has_line_numbers for m in message.mapping] == [True]
+
+
+def test_two_functions_of_one_name_and_file_have_no_start_line() -> None:
+    """Before 3.11 two classes' ``__init__`` in one file are one pprof function (name and
+    file): which start line is theirs cannot be said, so none is."""
+    one, other = Frame("__init__", "app.py", 5, 4), Frame("__init__", "app.py", 9, 8)
+    feed = [Sample(0.0, 42, (thread(one, MAIN),)), Sample(0.004, 42, (thread(other, MAIN),))]
+    message = decode(write(feed=feed))
+    starts = {message.string_table[f.name]: f.start_line for f in message.function}
+    assert starts == {"__init__": 0, "<module>": 1}
 
 
 def test_facts_come_back() -> None:
