@@ -15,6 +15,8 @@ from memspy.collectors import StackOptions, format_for_path
 from memspy.errors import MemspyError
 from memspy.model import ProfileInfo
 from memspy.output import check_writable
+from memspy.readers import load_profile
+from memspy.summary import Summary, function_shares
 from memspy.usdt.convert import convert
 from memspy.usdt.events import LogStats
 from memspy.usdt.inspect import probes_of_file, probes_of_process
@@ -109,6 +111,7 @@ def trace(
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
     if from_log:
         _report(convert(from_log, output, fmt, ProfileInfo(pid=0), options, partial), output, [])
+        _top_functions(output)
         return
     target = _target(pid, command)
     info = ProfileInfo(
@@ -122,6 +125,7 @@ def trace(
         notes = run(target, log, duration)
         # bpftrace can lose its END output in a full ring buffer: what arrived is kept.
         _report(convert(log, output, fmt, info, options, allow_truncated=True), output, notes)
+    _top_functions(output)
 
 
 def _target(pid: int | None, command: tuple[str, ...]) -> Target:
@@ -144,3 +148,13 @@ def _report(stats: LogStats, output: str, notes: list[str]) -> None:
         f"{stats.end - stats.start:.3f}s written to {output}",
         err=True,
     )
+
+
+def _top_functions(output: str) -> None:
+    """The top functions by own and total time, as ``record`` prints them at its end, read
+    back from what was written (a flame graph SVG keeps too little to read back: none)."""
+    try:
+        shares = function_shares(load_profile(output).weighted_stacks())
+    except MemspyError:
+        return
+    click.echo(Summary("", functions=shares).table_text(), err=True, nl=False)

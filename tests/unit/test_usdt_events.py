@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -114,6 +115,9 @@ def test_cli_converts_to_every_format(tmp_path, speedscope_errors):
     for name in ("out.speedscope.json", "out.collapsed", "out.trace.json", "out.svg"):
         result = runner.invoke(main, ["trace", "--from", str(LINE_LOG), "-o", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
+        # The top functions by time, as record prints them; none from a flame graph picture.
+        table = re.search(r"top functions by own share\n +[\d.]+% +[\d.]+%  (\w+)", result.stderr)
+        assert (table[1] if table else None) == (None if name.endswith(".svg") else "heavy")
     document = json.loads((tmp_path / "out.speedscope.json").read_text())
     assert speedscope_errors(document) == []
     assert document["profiles"][0]["type"] == "evented"
