@@ -65,7 +65,7 @@ class CodeCache:
         ints += [c.firsttraceable] if c.firsttraceable is not None else []
         # The identity header spans the type pointer, the three pointers and the ints.
         self._header_size = max(self._fields + ints + [self._type_off]) + 8
-        self._identity_struct = _fields_struct(
+        self._identity_struct = fields_struct(
             [(o, "Q") for o in (self._type_off, *self._fields)] + [(self._first_off, "i")]
         )
         self._linetable_kind = layout.features.linetable
@@ -180,7 +180,7 @@ class CodeCache:
             self.generation += 1
 
 
-def _fields_struct(fields: List[Tuple[int, str]]) -> struct.Struct:
+def fields_struct(fields: List[Tuple[int, str]]) -> struct.Struct:
     """One precompiled format that unpacks the fields at these offsets in a single call
     (a code object is checked in every sample: slicing field by field costs several times
     more)."""

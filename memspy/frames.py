@@ -21,7 +21,7 @@ from itertools import accumulate
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from memspy.chains import guess_regions, read_chain, within_budget
-from memspy.codes import CodeCache
+from memspy.codes import CodeCache, fields_struct
 from memspy.errors import RemoteReadError
 from memspy.memory.base import Memory
 from memspy.model import Frame
@@ -41,6 +41,7 @@ MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the re
 MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is redone whole
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
 _TORN = "the stack ends at a suspended generator's frame: it changed while it was read"
+_FREED = "a frame on the stack was already freed: it changed while it was read"
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
@@ -232,8 +233,12 @@ class PyFrameChain(FrameChain):
         super().__init__(memory, codes, max_depth)
         f = layout.pyframe
         self._top_off = layout.tstate.frame
-        self._back, self._code, self._lasti = f.f_back, f.f_code, f.f_lasti
-        self._size = max(f.f_back, f.f_code, f.f_lasti) + 8
+        self._back = f.f_back
+        refcnt = layout.object.refcnt
+        # One unpack gives the reference count, the code and f_lasti: the order of their
+        # offsets in every pyframe layout (tests/unit/test_offsets.py checks it).
+        self._fields = fields_struct([(refcnt, "q"), (f.f_code, "Q"), (f.f_lasti, "i")])
+        self._size = max(f.f_back, f.f_code, f.f_lasti, refcnt) + 8
         self._guess: Dict[int, List[int]] = {}  # thread state -> frame addresses last time
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
@@ -297,7 +302,13 @@ class PyFrameChain(FrameChain):
         return super().decode(raw)
 
     def _frame_of(self, data: bytes) -> RawFrame:
-        return _PTR.unpack_from(data, self._code)[0], _I32.unpack_from(data, self._lasti)[0], False
+        """A frame on a thread's stack is referenced by the code running it; a frame with no
+        reference was freed (it returned, or lies in the free list, which is linked through
+        ``f_back``): the chain was read while it changed."""
+        refcnt, code, lasti = self._fields.unpack_from(data)
+        if refcnt <= 0:
+            raise RemoteReadError(_FREED)
+        return code, lasti, False
 
     def _tables(self) -> List[Dict[int, object]]:
         return [*super()._tables(), self._guess]

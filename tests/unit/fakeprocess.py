@@ -207,6 +207,7 @@ def _pyframes(p: FakeProcess, tstate: int, codes: List[int], first: bool) -> Non
     back = 0
     for code in codes:  # outermost first
         frame = p.alloc(f.sizeof)
+        p.put(frame + p.layout.object.refcnt, "<q", 1)  # running: referenced
         p.ptr(frame + f.f_back, back)
         p.ptr(frame + f.f_code, code)
         p.put(frame + f.f_lasti, "<i", 3)

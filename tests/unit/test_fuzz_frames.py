@@ -123,6 +123,22 @@ def test_a_cycle_in_a_frame_chain_drops_that_thread_only(version: str) -> None:
     assert stacks(result) == process.expected[1:]
 
 
+PYFRAME_VERSIONS = [v for v in VERSIONS if layout_of(v).pyframe.f_code is not None]
+
+
+@pytest.mark.parametrize("version", PYFRAME_VERSIONS)
+def test_a_freed_frame_in_a_chain_drops_that_thread_only(version: str) -> None:
+    """≤3.10 keeps freed frames (reference count 0) on a list linked through ``f_back``:
+    a chain read while a frame returned can run into it, which is no stack of the thread."""
+    process = build(layout_of(version))
+    _, top = _top_frame_pointer(process)
+    process.put(top + process.layout.object.refcnt, "<q", 0)
+    memory = process.memory()
+    result = walk(memory, *walkers(process, memory))
+    assert len(result.errors) == 1 and "already freed" in result.errors[0], result.errors
+    assert stacks(result) == process.expected[1:]
+
+
 class TornOnce:
     """``torn`` for the first batched read, ``healed`` after: a thread caught mid-yield,
     then read again."""
