@@ -15,6 +15,7 @@ from memspy.errors import RemoteReadError
 from memspy.memory.base import Memory
 
 _PTR = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
 
 
 def guess_regions(guess: Sequence[int], size: int, limit: int) -> List[Tuple[int, int]]:
@@ -41,11 +42,15 @@ def read_chain(
     prefetched: Sequence[Optional[bytes]],
     limit: int,
     what: str,
+    refcnt_off: Optional[int] = None,
 ) -> Tuple[List[Tuple[int, bytes]], bool]:
     """(address, bytes) of each node from ``first``; True as second item if cut at ``limit``.
 
     ``guess`` is the address list of the previous walk and ``prefetched`` what was read
-    ahead at those addresses (see ``guess_regions``). A cycle raises RemoteReadError.
+    ahead at those addresses (see ``guess_regions``). A cycle raises RemoteReadError, and so
+    does a node whose reference count (at ``refcnt_off``, for lists of objects) is not
+    positive: it was freed, and what follows it is no longer the list. Stopping there costs
+    one read, not one per node of whatever the freed node links to.
     """
     nodes: List[Tuple[int, bytes]] = []
     seen = set()
@@ -62,6 +67,8 @@ def read_chain(
             data = prefetched[index]
         if data is None:
             data = memory.read(addr, size)
+        if refcnt_off is not None and _I64.unpack_from(data, refcnt_off)[0] <= 0:
+            raise RemoteReadError(f"a freed {what} on the list: it changed while it was read")
         nodes.append((addr, data))
         index += 1
         addr = _PTR.unpack_from(data, next_off)[0]

@@ -29,6 +29,7 @@ from memspy.offsets import Layout
 
 _PTR = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
+_I64 = struct.Struct("<q")
 
 DEFAULT_MAX_DEPTH = 4096
 # CPython's data-stack chunks are 16 KiB unless one frame needs more: a larger chunk is
@@ -41,7 +42,6 @@ MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the re
 MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is redone whole
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
 _TORN = "the stack ends at a suspended generator's frame: it changed while it was read"
-_FREED = "a frame on the stack was already freed: it changed while it was read"
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
@@ -233,12 +233,11 @@ class PyFrameChain(FrameChain):
         super().__init__(memory, codes, max_depth)
         f = layout.pyframe
         self._top_off = layout.tstate.frame
-        self._back = f.f_back
-        refcnt = layout.object.refcnt
-        # One unpack gives the reference count, the code and f_lasti: the order of their
-        # offsets in every pyframe layout (tests/unit/test_offsets.py checks it).
-        self._fields = fields_struct([(refcnt, "q"), (f.f_code, "Q"), (f.f_lasti, "i")])
-        self._size = max(f.f_back, f.f_code, f.f_lasti, refcnt) + 8
+        self._back, self._refcnt = f.f_back, layout.object.refcnt
+        # One unpack gives the code and f_lasti, in the order of their offsets in every
+        # pyframe layout (tests/unit/test_offsets.py checks it).
+        self._fields = fields_struct([(f.f_code, "Q"), (f.f_lasti, "i")])
+        self._size = max(f.f_back, f.f_code, f.f_lasti, self._refcnt) + 8
         self._guess: Dict[int, List[int]] = {}  # thread state -> frame addresses last time
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
@@ -253,8 +252,12 @@ class PyFrameChain(FrameChain):
         reused = self._reuse(tstate_addr, first, guess, prefetched)
         if reused is not None:
             return reused
+        # A frame on a thread's stack is referenced by the code running it. A freed one (it
+        # returned; ≤3.10 keeps freed frames on a list linked through ``f_back``) means the
+        # chain was read while it changed: read_chain stops there.
         nodes, cut = read_chain(
-            self.memory, first, self._back, self._size, guess, prefetched, self.max_depth, "frame"
+            self.memory, first, self._back, self._size, guess, prefetched, self.max_depth,
+            "frame", self._refcnt,
         )
         addrs = [addr for addr, _ in nodes]
         self._guess[tstate_addr] = _with_tail(addrs, guess)
@@ -287,6 +290,8 @@ class PyFrameChain(FrameChain):
             data = prefetched[index]
             if data is None or _PTR.unpack_from(data, self._back)[0] != _next(guess, index):
                 return None  # the chain left the frames of the last walk
+            if _I64.unpack_from(data, self._refcnt)[0] <= 0:
+                return None  # freed: the whole walk says so
             head.append(self._frame_of(data))
         return reused_stack(head, last, changed, guess) if head else None
 
@@ -302,12 +307,7 @@ class PyFrameChain(FrameChain):
         return super().decode(raw)
 
     def _frame_of(self, data: bytes) -> RawFrame:
-        """A frame on a thread's stack is referenced by the code running it; a frame with no
-        reference was freed (it returned, or lies in the free list, which is linked through
-        ``f_back``): the chain was read while it changed."""
-        refcnt, code, lasti = self._fields.unpack_from(data)
-        if refcnt <= 0:
-            raise RemoteReadError(_FREED)
+        code, lasti = self._fields.unpack_from(data)
         return code, lasti, False
 
     def _tables(self) -> List[Dict[int, object]]:

@@ -39,8 +39,8 @@ def test_structurally_certain_values(version) -> None:
     assert layout.interp.next == (7264 if version == (3, 13) else 0)  # 3.13 moved it
     if layout.iframe.sizeof is not None:  # localsplus is the trailing PyObject *[1]
         assert layout.iframe.sizeof == layout.iframe.localsplus + 8
-    if layout.pyframe.f_code is not None:  # PyFrameChain unpacks the three in this order
-        assert layout.object.refcnt < layout.pyframe.f_code < layout.pyframe.f_lasti
+    if layout.pyframe.f_code is not None:  # PyFrameChain unpacks the two in this order
+        assert layout.pyframe.f_code < layout.pyframe.f_lasti
     if version >= (3, 6):
         assert (layout.bytes.size, layout.bytes.sval) == (16, 32)
         assert layout.unicode.length == 16 and layout.unicode.state == 32
