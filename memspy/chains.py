@@ -33,6 +33,11 @@ def within_budget(regions: List[Tuple[int, int]], budget: int) -> List[Tuple[int
     return regions
 
 
+def freed(data: bytes, refcnt_off: int) -> bool:
+    """Whether the object read as ``data`` has no reference left: it was freed."""
+    return _I64.unpack_from(data, refcnt_off)[0] <= 0
+
+
 def read_chain(
     memory: Memory,
     first: int,
@@ -67,7 +72,7 @@ def read_chain(
             data = prefetched[index]
         if data is None:
             data = memory.read(addr, size)
-        if refcnt_off is not None and _I64.unpack_from(data, refcnt_off)[0] <= 0:
+        if refcnt_off is not None and freed(data, refcnt_off):
             raise RemoteReadError(f"a freed {what} on the list: it changed while it was read")
         nodes.append((addr, data))
         index += 1

@@ -20,7 +20,7 @@ import struct
 from itertools import accumulate
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
-from memspy.chains import guess_regions, read_chain, within_budget
+from memspy.chains import freed, guess_regions, read_chain, within_budget
 from memspy.codes import CodeCache, fields_struct
 from memspy.errors import RemoteReadError
 from memspy.memory.base import Memory
@@ -29,7 +29,6 @@ from memspy.offsets import Layout
 
 _PTR = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
-_I64 = struct.Struct("<q")
 
 DEFAULT_MAX_DEPTH = 4096
 # CPython's data-stack chunks are 16 KiB unless one frame needs more: a larger chunk is
@@ -290,8 +289,8 @@ class PyFrameChain(FrameChain):
             data = prefetched[index]
             if data is None or _PTR.unpack_from(data, self._back)[0] != _next(guess, index):
                 return None  # the chain left the frames of the last walk
-            if _I64.unpack_from(data, self._refcnt)[0] <= 0:
-                return None  # freed: the whole walk says so
+            if freed(data, self._refcnt):
+                return None  # the whole walk says so
             head.append(self._frame_of(data))
         return reused_stack(head, last, changed, guess) if head else None
 
@@ -320,7 +319,7 @@ def _with_tail(addrs: List[int], last: Sequence[int]) -> List[int]:
     that walk had below it, so the walk read again at once costs one batch, not a read
     per frame."""
     if addrs and last and addrs[-1] != last[-1] and addrs[-1] in last:
-        return addrs + list(last[list(last).index(addrs[-1]) + 1 :])
+        return addrs + list(last[last.index(addrs[-1]) + 1 :])
     return addrs
 
 
