@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from memspy.errors import RemoteReadError
+from memspy.errors import MemspyError, RemoteReadError, TargetExited
 from memspy.linetable import decode_line
 from memspy.memory.base import Memory, read_regions
 from memspy.model import Frame
@@ -61,8 +61,10 @@ class CodeCache:
         self._traceable_off = c.firsttraceable
         self._flags_off = c.flags
         self._suspending = sum(bit for bit in layout.coflags.as_dict().values() if bit)
+        self._zombie_off = c.zombieframe
         ints = [c.firstlineno, c.flags]
         ints += [c.firsttraceable] if c.firsttraceable is not None else []
+        ints += [c.zombieframe] if c.zombieframe is not None else []
         # The identity header spans the type pointer, the three pointers and the ints.
         self._header_size = max(self._fields + ints + [self._type_off]) + 8
         self._identity_struct = fields_struct(
@@ -71,6 +73,8 @@ class CodeCache:
         self._linetable_kind = layout.features.linetable
         self._cache: Dict[int, CodeInfo] = {}
         self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
+        # ≤3.10: code address -> its zombie frame, as read with this sample's headers
+        self._zombies: Dict[int, int] = {}
         self._cache_bytes = 0
         # Bumped whenever a cached decoding is dropped: frames decoded before may name a
         # code object that is no longer at that address.
@@ -82,6 +86,7 @@ class CodeCache:
         meets again, so most samples need no read of their own for validation."""
         ahead = list(self._checked)[:MAX_READ_AHEAD]
         self._checked = {}
+        self._zombies = {}
         return [(a, self._header_size) for a in ahead]
 
     def accept(self, regions: Sequence[Tuple[int, int]], heads: Sequence[Optional[bytes]]) -> None:
@@ -115,6 +120,11 @@ class CodeCache:
         """Trust a cached decoding for this sample if its header is unchanged, else drop
         it (and, with ``evict_unread``, when its header could not be read)."""
         cache, checked, identity = self._cache, self._checked, self._identity_struct.unpack_from
+        if self._zombie_off is not None:
+            zombie, zombies = self._zombie_off, self._zombies
+            for (addr, _), head in zip(regions, heads):
+                if head is not None:
+                    zombies[addr] = _PTR.unpack_from(head, zombie)[0]
         for (addr, _), head in zip(regions, heads):
             info = cache.get(addr)
             if info is None or (head is None and not evict_unread):
@@ -131,10 +141,42 @@ class CodeCache:
             return info
         info = self._cache.get(addr)
         if info is None:
-            info = self._decode(addr, self.memory.read(addr, self._header_size))
-            self._charge(len(info.name) + len(info.filename) + len(info.linetable))
-            self._cache[addr] = info
+            info = self._load(addr)
         self._checked[addr] = info
+        return info
+
+    def suspends(self, addr: int) -> bool:
+        """Whether the code at ``addr`` is a generator's or coroutine's (False if it
+        cannot be read), for a walk before ``validate``: a new code object is decoded and
+        cached, but left for ``validate`` to check like any other."""
+        info = self._checked.get(addr) or self._cache.get(addr)
+        if info is None:
+            try:
+                info = self._load(addr)
+            except TargetExited:
+                raise
+            except MemspyError:
+                return False
+        return info.suspends
+
+    def zombie(self, addr: int) -> int:
+        """≤3.10: the frame the code at ``addr`` keeps for its next call, as read with
+        this sample's headers (read now if it was not among them); 0 if unknown."""
+        frame = self._zombies.get(addr)
+        if frame is None and self._zombie_off is not None:
+            try:
+                head = self.memory.read(addr, self._header_size)
+            except TargetExited:
+                raise
+            except MemspyError:
+                return 0
+            frame = self._zombies[addr] = _PTR.unpack_from(head, self._zombie_off)[0]
+        return frame or 0
+
+    def _load(self, addr: int) -> CodeInfo:
+        info = self._decode(addr, self.memory.read(addr, self._header_size))
+        self._charge(len(info.name) + len(info.filename) + len(info.linetable))
+        self._cache[addr] = info
         return info
 
     def _decode(self, addr: int, head: bytes) -> CodeInfo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from memspy.model import Frame, Sample, ThreadStack
 from memspy.terminal import printable
@@ -48,7 +48,7 @@ def dump_json(sample: Sample) -> str:
     )
 
 
-def dump_text(sample: Sample, command: str, version: str, binary: str, errors: List[str]) -> str:
+def dump_text(sample: Sample, command: str, version: str, binary: str) -> str:
     lines = [
         f"Process {sample.pid}: {printable(command)}",
         f"Python v{version} ({printable(binary)})",
@@ -67,5 +67,4 @@ def dump_text(sample: Sample, command: str, version: str, binary: str, errors: L
             )
         if not thread.frames:
             lines.append("    (no Python frames)")
-    lines.extend(f"memspy: could not read {printable(e)}" for e in errors)
     return "\n".join(lines)

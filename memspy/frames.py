@@ -20,10 +20,10 @@ import struct
 from itertools import accumulate
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
-from memspy.chains import freed, guess_regions, read_chain, within_budget
+from memspy.chains import freed, guess_regions, within_budget
 from memspy.codes import CodeCache, fields_struct
-from memspy.errors import RemoteReadError
-from memspy.memory.base import Memory
+from memspy.errors import MemspyError, RemoteReadError, TargetExited
+from memspy.memory.base import FIRST, THEN, Memory
 from memspy.model import Frame
 from memspy.offsets import Layout
 
@@ -40,7 +40,16 @@ MAX_OLDER_READ_AHEAD = 64  # older data-stack chunks read ahead per thread
 MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the rest is reused
 MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is redone whole
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
-_TORN = "the stack ends at a suspended generator's frame: it changed while it was read"
+RECENT_FRAMES = 64  # ≤3.10 frames a thread had lately, beyond its last walk, read ahead
+MAX_PARENTS = 65536  # learnt frame -> caller links kept before they are learnt afresh
+
+# How a stack was read, worst last: every byte from the sample's one batched read; some
+# of it read later, or a link taken from what earlier samples learnt, checked against
+# that read; or ending in an unknown part where neither could say.
+EXACT, REPAIRED, PARTLY_UNKNOWN = 0, 1, 2
+UNKNOWN_CODE = 0  # the code address of the raw frame that stands for an unknown part
+UNKNOWN: Tuple[int, int, bool] = (UNKNOWN_CODE, 0, False)
+UNKNOWN_FRAME = Frame("<unknown>", "<memspy>", 0)
 
 # One frame as walked: code address, position (f_lasti or instruction index), and whether
 # CPython's "incomplete frame" rule applies (a frame before _co_firsttraceable is hidden).
@@ -58,12 +67,22 @@ class RawStack(NamedTuple):
     # unchanged bytes), so their decoding can be reused; None for a walk made whole.
     reused: Optional[Tuple[_Remembered, int]] = None
     trail: object = None  # what the chain needs to reuse this walk's tail next time
+    quality: int = EXACT
 
 
 def raw_stack(
-    frames: List[RawFrame], cut: bool, closed: bool, trail: object = None
+    frames: List[RawFrame], cut: bool, closed: bool, trail: object = None,
+    quality: int = EXACT,
 ) -> RawStack:
-    return RawStack(frames, cut, closed, frozenset([code for code, _, _ in frames]), None, trail)
+    codes = frozenset([code for code, _, _ in frames])
+    if quality == PARTLY_UNKNOWN:
+        codes = codes - {UNKNOWN_CODE}
+    return RawStack(frames, cut, closed, codes, None, trail, quality)
+
+
+def unknown_stack(frames: List[RawFrame]) -> RawStack:
+    """What was read of a stack, then the marker of a part that could not be."""
+    return raw_stack([*frames, UNKNOWN], False, False, quality=PARTLY_UNKNOWN)
 
 
 def reused_stack(
@@ -100,7 +119,9 @@ class FrameChain:
         # Thread state -> (its bytes, what prefetch asked for then), until ``raw`` runs.
         self._asked: Dict[int, Tuple[bytes, List[Tuple[int, int]]]] = {}
         self._live: Tuple[int, ...] = ()  # the thread states of the last ``forget``
-        self._plan: Optional[Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]]]] = None
+        self._plan: Optional[
+            Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]], List[int]]
+        ] = None
 
     def wanted(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """``prefetch``, answered again without work while the thread state's bytes are
@@ -116,7 +137,9 @@ class FrameChain:
         """What to read ahead for this thread before ``raw``."""
         raise NotImplementedError
 
-    def guesses(self, budget: int) -> Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]]]:
+    def guesses(
+        self, budget: int
+    ) -> Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]], List[int]]:
         """What the next sample's prefetches will likely ask for, known before its thread
         states are read: the sample then reads both in one system call. Also where each
         thread's guesses sit in that list. At most ``budget`` bytes.
@@ -126,14 +149,21 @@ class FrameChain:
         reading them."""
         if self._plan is None:
             flat: List[Tuple[int, int]] = []
+            stages: List[int] = []
             spans: Dict[int, Tuple[int, int]] = {}
             for tstate_addr, regions in self._guesses.items():
                 spans[tstate_addr] = (len(flat), len(flat) + len(regions))
                 flat += regions
+                stages += self.stages(len(regions))
             kept = within_budget(flat, budget)
             spans = {t: span for t, span in spans.items() if span[1] <= len(kept)}
-            self._plan = (kept, spans)
+            self._plan = (kept, spans, stages[: len(kept)])
         return self._plan
+
+    def stages(self, count: int) -> List[int]:
+        """When each of a thread's ``count`` read-ahead regions is read in the batch:
+        after the thread states, which name the frames."""
+        return [THEN] * count
 
     def _set_guesses(self, tstate_addr: int, regions: List[Tuple[int, int]]) -> None:
         if self._guesses.get(tstate_addr) != regions:
@@ -161,7 +191,7 @@ class FrameChain:
         """Keep a closed walk and its decoding: for ``recall`` when nothing changed, and
         for the next walk to reuse the part of it that did not (deep stacks mostly grow
         and shrink at the top)."""
-        if raw.closed and not raw.cut:
+        if raw.closed and not raw.cut and not (frames and frames[-1] is UNKNOWN_FRAME):
             inputs = (tstate, list(prefetched))
             raw = raw._replace(reused=None)  # or each walk would keep the one before alive
             generation = self.codes.generation
@@ -196,6 +226,8 @@ class FrameChain:
             if last.generation == self.codes.generation:
                 head = len(raw.frames) - (len(last.raw.frames) - start)
                 frames, hidden = self._decode(raw.frames[:head])
+                if frames and frames[-1] is UNKNOWN_FRAME:
+                    return frames, hidden  # the part read now ends unknown
                 before = sum(1 for index in last.hidden if index < start)
                 frames += last.frames[start - before :]
                 hidden += [index - start + head for index in last.hidden if index >= start]
@@ -206,11 +238,23 @@ class FrameChain:
         return frames, hidden
 
     def _decode(self, raw_frames: List[RawFrame]) -> Tuple[List[Frame], List[int]]:
+        """A frame whose code object cannot be read (a pointer read while the frame
+        changed) ends the stack with the unknown marker: the frames below it are real,
+        and dropping them would bias the profile as much as dropping the whole sample."""
         get = self.codes.get
         result = []
         hidden = []
         for index, (code_addr, position, hideable) in enumerate(raw_frames):
-            info = get(code_addr)
+            if code_addr == UNKNOWN_CODE:
+                result.append(UNKNOWN_FRAME)
+                break
+            try:
+                info = get(code_addr)
+            except TargetExited:
+                raise
+            except MemspyError:
+                result.append(UNKNOWN_FRAME)
+                break
             frame = info.frames.get(position)
             if frame is None:
                 if hideable and position < info.firsttraceable:
@@ -221,11 +265,51 @@ class FrameChain:
         return result, hidden
 
 
+class Parents:
+    """Who called a frame, learnt from walks that read both frames alive with a link
+    between them: a frame's caller does not change while the frame lives, and a
+    function called again from the same place mostly gets a frame at the same address
+    (≤3.10 keeps one freed frame per code object for its next call). A link that was
+    torn when read (a generator that yielded, a frame freed and reused) is taken from
+    here instead, when the frame has the same code and the learnt caller is alive."""
+
+    def __init__(self) -> None:
+        # frame -> (its code, its caller); caller 0 once the frame was seen with two
+        # callers (one function called from several places, its frame at one address):
+        # then which one called it this time cannot be learnt.
+        self._links: Dict[int, Tuple[int, int]] = {}
+
+    def learn(self, frame: int, code: int, caller: int) -> None:
+        links = self._links
+        link = links.get(frame)
+        if link is None or link[0] != code:
+            if len(links) >= MAX_PARENTS:
+                links.clear()
+            links[frame] = (code, caller)
+        elif link[1] != caller and link[1]:
+            links[frame] = (code, 0)
+
+    def of(self, frame: int, code: int) -> int:
+        """The one caller learnt for ``frame`` running ``code``, or 0."""
+        link = self._links.get(frame)
+        return link[1] if link is not None and link[0] == code else 0
+
+
 class PyFrameChain(FrameChain):
     """2.7-3.10: follow ``tstate->frame`` and ``f_back``; lines from ``f_lasti``.
 
-    Frame objects live on the heap: the addresses of the last walk of the same thread
-    are read ahead in the sample's batch, so an unchanged stack costs no extra reads.
+    Frame objects live on the heap: the addresses of the last walk of the same thread,
+    and of the other frames it had lately, are read ahead in the sample's batch with the
+    thread state, so a stack is mostly read at one instant even while it changes (a
+    function called and returning every few microseconds has its frame at one address).
+
+    A frame the batch did not cover is read when the walk meets it, and may have
+    returned by then. ≤3.10 frees a frame without clearing it: its code is still that of
+    the frame running at the sample's instant, and its ``f_back`` still names its caller
+    unless the frame went to the free list (then it names another freed frame). So a
+    link is taken from the bytes when it leads to a live frame (a caller outlives its
+    callee), from ``Parents`` otherwise, and where neither can say, the stack ends with
+    the unknown marker: never read again later, never dropped.
     """
 
     def __init__(self, memory: Memory, layout: Layout, codes: CodeCache, max_depth: int) -> None:
@@ -238,32 +322,105 @@ class PyFrameChain(FrameChain):
         self._fields = fields_struct([(f.f_code, "Q"), (f.f_lasti, "i")])
         self._size = max(f.f_back, f.f_code, f.f_lasti, self._refcnt) + 8
         self._guess: Dict[int, List[int]] = {}  # thread state -> frame addresses last time
+        self._recent: Dict[int, List[int]] = {}  # thread state -> its other frames lately
+        self.parents = Parents()
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
-        regions = guess_regions(self._guess.get(tstate_addr, ()), self._size, self.max_depth)
+        guess = self._guess.get(tstate_addr, [])
+        addrs = guess + self._recent.get(tstate_addr, [])
+        regions = guess_regions(addrs, self._size, self.max_depth + RECENT_FRAMES)
         self._set_guesses(tstate_addr, regions)
         return regions
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         self._asked.pop(tstate_addr, None)  # the read-ahead changes with this walk
         first = _PTR.unpack_from(tstate, self._top_off)[0]
-        guess = self._guess.get(tstate_addr, ())
+        guess = self._guess.get(tstate_addr, [])
+        recent = self._recent.get(tstate_addr, [])
         reused = self._reuse(tstate_addr, first, guess, prefetched)
         if reused is not None:
             return reused
-        # A frame on a thread's stack is referenced by the code running it. A freed one (it
-        # returned; ≤3.10 keeps freed frames on a list linked through ``f_back``) means the
-        # chain was read while it changed: read_chain stops there.
-        nodes, cut = read_chain(
-            self.memory, first, self._back, self._size, guess, prefetched, self.max_depth,
-            "frame", self._refcnt,
-        )
-        addrs = [addr for addr, _ in nodes]
-        self._guess[tstate_addr] = _with_tail(addrs, guess)
+        known = dict(zip(guess + recent, prefetched))
+        frames, addrs, cut, quality = self._walk(first, known)
+        walked = set(addrs)
+        older = [a for a in recent if a not in walked]
+        older += [a for a in guess if a not in walked and a not in older]
+        self._guess[tstate_addr] = addrs
+        self._recent[tstate_addr] = older[-RECENT_FRAMES:]
         # Closed when the walk went exactly through the frames read ahead, and ended there.
-        closed = not cut and addrs == list(guess) and None not in prefetched
-        frames = [self._frame_of(data) for _, data in nodes]
-        return raw_stack(frames, cut, closed, trail=addrs)
+        closed = quality == EXACT and not cut and addrs == guess and None not in prefetched
+        if quality == PARTLY_UNKNOWN:
+            frames.append(UNKNOWN)
+        return raw_stack(frames, cut, closed, addrs, quality)
+
+    def _walk(
+        self, first: int, known: Dict[int, Optional[bytes]]
+    ) -> Tuple[List[RawFrame], List[int], bool, int]:
+        """(raw frames, their addresses, cut at the depth limit, quality) from ``first``,
+        with bytes from ``known`` (the sample's batch) where it has them."""
+        frames: List[RawFrame] = []
+        addrs: List[int] = []
+        quality = EXACT
+        refcnt, back, codes = self._refcnt, self._back, self.codes
+        seen = set()
+        addr, data = first, self._frame(first, known)
+        while addr:
+            if len(frames) >= self.max_depth:
+                return frames, addrs, True, quality
+            if data is None or addr in seen:
+                return frames, addrs, False, PARTLY_UNKNOWN  # unreadable, or a cycle
+            seen.add(addr)
+            code, lasti = self._fields.unpack_from(data)
+            frames.append((code, lasti, False))
+            addrs.append(addr)
+            caller = _PTR.unpack_from(data, back)[0]
+            alive = not freed(data, refcnt)
+            if known.get(addr) is not data or not alive:
+                quality = REPAIRED  # read late, or returned since the instant
+            data = self._frame(caller, known) if caller else None
+            if alive or self._kept_link(addr, code, caller, data):
+                if alive and data is not None and not freed(data, refcnt):
+                    self.parents.learn(addr, code, caller)
+                # A generator's frame is unlinked (f_back = NULL) when it yields: a chain
+                # ending at one was read across a yield.
+                trusted = caller or not codes.suspends(code)
+            else:
+                trusted = False  # on the free list: f_back is the next free frame
+            if not trusted:
+                caller = self.parents.of(addr, code)
+                if not caller:
+                    return frames, addrs, False, PARTLY_UNKNOWN
+                quality = REPAIRED
+                data = self._frame(caller, known)
+            addr = caller
+        return frames, addrs, False, quality
+
+    def _kept_link(self, addr: int, code: int, caller: int, data: Optional[bytes]) -> bool:
+        """Whether a freed frame still links to the caller it had: true of its code's
+        zombie frame (kept for the next call with its fields as they were), not of a frame
+        on the free list (its ``f_back`` names the next free frame). A free frame is
+        never live and never a zombie, so a link to either also shows the frame is no free
+        one, even when its own code has taken its zombie for a new call since."""
+        zombie = self.codes.zombie
+        if zombie(code) == addr:
+            return True
+        if not caller or data is None:
+            return False
+        if not freed(data, self._refcnt):
+            return True
+        return zombie(self._fields.unpack_from(data)[0]) == caller
+
+    def _frame(self, addr: int, known: Dict[int, Optional[bytes]]) -> Optional[bytes]:
+        """A frame's bytes: from the sample's batch, else read now; None if unreadable."""
+        data = known.get(addr)
+        if data is None:
+            try:
+                data = self.memory.read(addr, self._size)
+            except TargetExited:
+                raise
+            except MemspyError:
+                return None
+        return data
 
     def _reuse(
         self, tstate_addr: int, first: int, guess: Sequence[int], prefetched: Prefetched
@@ -277,16 +434,15 @@ class PyFrameChain(FrameChain):
             or not guess
             or first != guess[0]
             or last.raw.trail != guess
-            or len(prefetched) != len(guess)
+            or len(prefetched) < len(guess)
         ):
             return None
-        before = last.inputs[1]
-        changed = next(
-            (n for n in range(1, MAX_CHANGED_TOP + 1) if prefetched[n:] == before[n:]), 0
-        )
+        depth = len(guess)
+        now, before = prefetched[:depth], last.inputs[1][:depth]
+        changed = next((n for n in range(1, MAX_CHANGED_TOP + 1) if now[n:] == before[n:]), 0)
         head = []
         for index in range(changed):
-            data = prefetched[index]
+            data = now[index]
             if data is None or _PTR.unpack_from(data, self._back)[0] != _next(guess, index):
                 return None  # the chain left the frames of the last walk
             if freed(data, self._refcnt):
@@ -294,33 +450,12 @@ class PyFrameChain(FrameChain):
             head.append(self._frame_of(data))
         return reused_stack(head, last, changed, guess) if head else None
 
-    def decode(self, raw: RawStack) -> Tuple[List[Frame], List[int]]:
-        """A running generator's ``f_back`` is its caller's frame, and is cleared when it
-        yields: a chain that ends at a generator's frame was read across a yield (the
-        thread state named the generator, its frame was read after it had yielded). Only
-        a thread with no Python frame that drives a generator from C has such a stack for
-        real; it is rare enough that ending there is taken as a torn read."""
-        if raw.reused is None and not raw.cut and raw.frames:
-            if self.codes.get(raw.frames[-1][0]).suspends:
-                raise RemoteReadError(_TORN)
-        return super().decode(raw)
-
     def _frame_of(self, data: bytes) -> RawFrame:
         code, lasti = self._fields.unpack_from(data)
         return code, lasti, False
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [*super()._tables(), self._guess]
-
-
-def _with_tail(addrs: List[int], last: Sequence[int]) -> List[int]:
-    """What to read ahead next time: this walk's frames, and, when it ended at a frame
-    above the last walk's bottom (a torn read, see ``PyFrameChain.decode``), the frames
-    that walk had below it, so the walk read again at once costs one batch, not a read
-    per frame."""
-    if addrs and last and addrs[-1] != last[-1] and addrs[-1] in last:
-        return addrs + list(last[last.index(addrs[-1]) + 1 :])
-    return addrs
+        return [*super()._tables(), self._guess, self._recent]
 
 
 def _next(addrs: Sequence[int], index: int) -> int:
@@ -372,6 +507,7 @@ class InterpreterFrameChain(FrameChain):
         # an older chunk does not change until the stack shrinks back into it.
         self._older: Dict[int, List[Tuple[int, int]]] = {}
         self._plans: Dict[int, Tuple[int, List[int], List[Tuple[int, int]]]] = {}
+        self.parents = Parents()
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """The current chunk's used part and a little more (next time the stack may be a
@@ -401,6 +537,13 @@ class InterpreterFrameChain(FrameChain):
 
     def _tables(self) -> List[Dict[int, object]]:
         return [*super()._tables(), self._outside, self._older, self._plans]
+
+    def stages(self, count: int) -> List[int]:
+        """3.11/3.12 name the current frame through the cframe, on the C stack: that
+        pointer is read with the thread states, before the chunk it points into."""
+        if self._current_off is None and count:
+            return [FIRST] + [THEN] * (count - 1)
+        return [THEN] * count
 
     def _older_chunk(
         self, regions: _Regions, chunk: int, ahead: Dict[int, Optional[bytes]]
@@ -464,12 +607,13 @@ class InterpreterFrameChain(FrameChain):
         exec_off, instr_off, prev_off, owner_off = self._exec, self._instr, self._prev, self._owner
         adaptive = self._code_adaptive
         owner = None  # of the last frame visited
+        quality = EXACT
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
             if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
                 return raw_stack(out, True, False)
             if addr in seen:
-                raise RemoteReadError("cycle in the frame chain")
+                return unknown_stack(out)  # a cycle: read while it changed
             if chunk <= addr and addr + size <= chunk_end:  # the common case
                 buf, off = chunk_data, addr - chunk
                 if trail is not None:
@@ -482,7 +626,8 @@ class InterpreterFrameChain(FrameChain):
                 while found is None and older and budget > 0:
                     this = older
                     older, spent, from_ahead = self._older_chunk(regions, this, older_ahead)
-                    closed = closed and from_ahead
+                    if not from_ahead:
+                        closed, quality = False, REPAIRED
                     if spent:
                         older_read.append((this, spent))
                     budget -= spent or self._chunk_data
@@ -491,7 +636,7 @@ class InterpreterFrameChain(FrameChain):
                     outside.append(addr)
                     data = read_ahead.get(addr)
                     if data is None:
-                        closed = False
+                        closed, quality = False, REPAIRED
                         data = self.memory.read(addr, size)
                     found = data, 0
                 buf, off = found
@@ -505,20 +650,28 @@ class InterpreterFrameChain(FrameChain):
                 made.append(True)
             else:
                 made.append(False)
-            addr = _PTR.unpack_from(buf, off + prev_off)[0]
-        if owner == generator:
-            # A generator's frame is unlinked (previous = NULL) when it yields: ending at
-            # one means the chain was read across a yield. 3.12+ links a running
-            # generator to a C-stack entry frame, so only a torn read ends here; in 3.11
-            # so does a thread without Python frames driving a generator from C (rare).
-            raise RemoteReadError(_TORN)
+            here, addr = addr, _PTR.unpack_from(buf, off + prev_off)[0]
+            if owner == generator:
+                code = _PTR.unpack_from(buf, off + exec_off)[0]
+                if addr:
+                    self.parents.learn(here, code, addr)
+                else:
+                    # A generator's frame is unlinked (previous = NULL) when it yields:
+                    # ending at one means the chain was read across a yield. 3.12+ links
+                    # a running generator to a C-stack entry frame, so only a torn read
+                    # ends here; in 3.11 so does a thread without Python frames driving
+                    # a generator from C (rare). Its caller is the one learnt, if any.
+                    addr = self.parents.of(here, code)
+                    if not addr:
+                        return unknown_stack(out)
+                    quality, closed, trail = REPAIRED, False, None
         outside, older_read = outside[:MAX_OUTSIDE_READ_AHEAD], older_read[:MAX_OLDER_READ_AHEAD]
         self._outside[tstate_addr] = outside
         self._older[tstate_addr] = older_read
         trail = None
         if closed and chunk_data is not None:
             trail = _new_trail(plan, chunk_data, chunk, size, visited, made, outside, older_read)
-        return raw_stack(out, False, closed, trail)
+        return raw_stack(out, False, closed, trail, quality)
 
     def _reuse(
         self,

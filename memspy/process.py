@@ -68,8 +68,7 @@ class PythonProcess:
         self._unnamed: Dict[int, float] = {}  # thread id -> when to look for its name again
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
-        self.errors: List[str] = []  # what went wrong in the last sample, per thread
-        self.reread = False  # whether a thread of the last sample was read again
+        self.quality: List[int] = [0, 0, 0]  # the last sample's stacks: exact, repaired, unknown
         self._wait_for_init(init_timeout)
 
     @property
@@ -202,8 +201,8 @@ class PythonProcess:
         self._unnamed.pop(thread_id, None)
 
     def sample(self, idle_states: bool = True) -> Sample:
-        """Every thread's stack now. Threads that could not be read are left out and
-        described in ``self.errors``; a failure of the thread list itself raises.
+        """Every thread's stack now, and in ``self.quality`` how they were read; a
+        failure of the thread list itself raises.
 
         Without ``idle_states`` the kernel is not asked which threads run (one read of
         /proc per thread, the largest cost of sampling many threads) and ``idle`` is only
@@ -215,8 +214,7 @@ class PythonProcess:
             # through on memory no test imagined, it costs a sample, not the run.
             message = f"malformed target memory ({type(error).__name__}: {error})"
             raise RemoteReadError(message) from None
-        self.errors = walked.errors
-        self.reread = walked.retried
+        self.quality = walked.quality
         states = [state for state, _ in walked.stacks]
         if not idle_states:
             self._forget_reused(states)

@@ -110,10 +110,7 @@ class Recording:
             f"{stats.error_count} samples dropped for read errors",
         ]
         lines.extend(f"  {count} x {kind}" for kind, count in stats.errors.most_common())
-        if stats.rereads:
-            lines.append(
-                f"{stats.rereads} samples read again: a thread's stack changed while it was read"
-            )
+        lines.append(f"stacks: {stack_quality(stats)}")
         if stats.exiting:
             lines.append(f"{stats.exiting} samples not taken while a process was exiting")
         return lines
@@ -133,10 +130,19 @@ class Recording:
             ("rate", _rate(stats)),
             ("missed", f"{stats.missed} ticks missed, {stats.late} late"),
             ("errors", errors),
-            ("read again", f"{stats.rereads} samples (a stack changed while it was read)"),
+            ("stacks", stack_quality(stats)),
             ("threads", "idle ones included (wall time)" if self.idle else "active ones only"),
         ]
         return Summary("memspy profile", facts, function_shares(self.tally.stacks()))
+
+
+def stack_quality(stats: RunStats) -> str:
+    """How the thread stacks were read, as the end-of-run report and ``--summary`` say it."""
+    exact, repaired, unknown = stats.stacks
+    return (
+        f"{exact} exact, {repaired} repaired (partly read after the sample's instant, "
+        f"checked), {unknown} partly unknown (ending in <unknown>)"
+    )
 
 
 def _rate(stats: RunStats) -> str:

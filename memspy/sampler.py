@@ -80,7 +80,9 @@ class RunStats:
     late: int = 0  # ticks taken, but more than LATE intervals after their time
     errors: Counter = field(default_factory=Counter)  # reason -> samples dropped
     exiting: int = 0  # samples dropped because their process was exiting (not read errors)
-    rereads: int = 0  # samples in which a thread was read again: its first read came back torn
+    # Thread stacks by how they were read: exact (one instant's bytes), repaired (some
+    # read after it, or a link learnt earlier, checked against it), partly unknown.
+    stacks: List[int] = field(default_factory=lambda: [0, 0, 0])
     end_reason: str = ""
     processes: int = 0  # processes sampled over the run
 
@@ -247,11 +249,8 @@ class Sampler:
                 return None
             self._error(pid, type(error).__name__, error.message)
             return None
-        self.stats.rereads += process.reread
-        if process.errors:
-            for message in process.errors:
-                self._error(pid, "unreadable thread", message)
-            return None
+        for index, count in enumerate(process.quality):
+            self.stats.stacks[index] += count
         self._commit(pid)
         return sample if pauser is None else _running_before_pause(sample, pauser.running)
 

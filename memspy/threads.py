@@ -12,8 +12,8 @@ import struct
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from memspy.chains import guess_regions, read_chain
-from memspy.errors import MemspyError, RemoteReadError, TargetExited
-from memspy.memory.base import Memory, read_regions
+from memspy.errors import MemspyError, RemoteReadError
+from memspy.memory.base import FIRST, THEN, Memory, read_regions
 from memspy.offsets import Layout
 
 _PTR = struct.Struct("<Q")
@@ -93,10 +93,11 @@ class Threads:
         return states, holder
 
     def snapshot_with(
-        self, ahead: Sequence[Tuple[int, int]]
+        self, ahead: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
     ) -> Tuple[List[ThreadState], Optional[int], List[Optional[bytes]]]:
         """``snapshot``, also reading ``ahead`` (what the caller guesses it will need
-        next) in the same system call; None for a region that could not be read."""
+        next, read in ``stages`` after the thread states) in the same system call; None
+        for a region that could not be read."""
         guess_interp = self._guess_interp
         guess = self._guess.get(guess_interp, []) if guess_interp else []
         regions = [(self._head_addr, 8)]
@@ -108,7 +109,7 @@ class Threads:
                 (guess_interp + self._tstate_head, 8),
             ]
             regions += guess_regions(guess, self._size, MAX_THREADS)
-        data, ahead_data = _read_with_guesses(self.memory, regions, ahead)
+        data, ahead_data = _read_with_guesses(self.memory, regions, ahead, stages)
         if data[0] is None:
             raise RemoteReadError("cannot read the interpreter list")
         holder = None
@@ -178,17 +179,14 @@ class Threads:
 
 
 def _read_with_guesses(
-    memory: Memory, regions: List[Tuple[int, int]], ahead: Sequence[Tuple[int, int]]
+    memory: Memory,
+    regions: List[Tuple[int, int]],
+    ahead: Sequence[Tuple[int, int]],
+    stages: Sequence[int] = (),
 ) -> Tuple[List[Optional[bytes]], List[Optional[bytes]]]:
-    """``regions`` and ``ahead`` in one call. Guesses may have gone stale (a freed data
-    chunk, a thread that ended): if the call fails, ``regions`` alone are read again and
-    the guesses dropped, rather than reading every region one by one."""
-    if ahead:
-        try:
-            both = memory.read_many(list(regions) + list(ahead))
-            return list(both[: len(regions)]), list(both[len(regions) :])
-        except TargetExited:
-            raise
-        except MemspyError:
-            pass
-    return read_regions(memory, regions), [None] * len(ahead)
+    """``regions`` (first) and ``ahead`` (in ``stages``) in one call, as one instant's
+    bytes: a stale guess (a freed data chunk, a thread that ended) costs only its own
+    region."""
+    order = [FIRST] * len(regions) + (list(stages) or [THEN] * len(ahead))
+    both = read_regions(memory, list(regions) + list(ahead), order)
+    return both[: len(regions)], both[len(regions) :]

@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Tuple
 from memspy.chains import within_budget
 from memspy.codes import CodeCache
 from memspy.errors import MemspyError, TargetExited
-from memspy.frames import FrameChain
-from memspy.memory.base import Memory, read_regions
+from memspy.frames import EXACT, PARTLY_UNKNOWN, UNKNOWN_FRAME, FrameChain, unknown_stack
+from memspy.memory.base import LAST, Memory, read_regions
 from memspy.model import Frame
 from memspy.threads import Threads, ThreadState
 
@@ -24,69 +24,39 @@ from memspy.threads import Threads, ThreadState
 MAX_PREFETCH_BYTES = 64 * 1024 * 1024
 
 
-# Rounds in which the threads whose walk failed are read again at once, alone. A walk fails
-# mostly because the stack changed while it was read (a frame freed, a generator that
-# yielded); the stack is then read again microseconds later, which mostly succeeds.
-MAX_RETRIES = 5
-
-
 @dataclass
 class Walk:
-    """Stacks that could be read, innermost frame first, and why the others could not."""
+    """Every thread's stack, innermost frame first, and how each was read.
+
+    A thread is never read again later under the same sample, nor left out: a stack that
+    changed while it was read is repaired from what is known or ends with an unknown
+    part (see ``frames``), and ``quality`` counts which (exact, repaired, partly unknown).
+    """
 
     holder: Optional[int]  # address of the GIL holder's thread state
     stacks: List[Tuple[ThreadState, List[Frame]]] = field(default_factory=list)
-    errors: List[str] = field(default_factory=list)  # one per thread left out
-    retried: bool = False  # some thread was read again because its first walk failed
-
-
-Failed = List[Tuple[ThreadState, str]]  # threads whose walk failed, and why
+    quality: List[int] = field(default_factory=lambda: [0, 0, 0])  # stacks per quality
 
 
 def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) -> Walk:
     """Read every thread's stack, in one system call when the program is steady.
 
-    That call reads the thread states together with what the last sample needed next
-    (data-stack chunks, frames outside them, code object headers); what it guessed wrong
-    is read in one more. A thread whose bytes all equal the last sample's is not walked
-    again. A thread whose walk fails is read again, with the others that failed, up to
-    ``MAX_RETRIES`` times; one that still fails is left out and described in ``errors``. A
-    failure of the thread list itself, or the target's exit, raises.
+    That call reads the thread states together with what the last samples needed
+    (data-stack chunks, frames, code object headers): the bytes of one instant. What it
+    did not cover is read in one more batch, and what the walks meet beyond that, one by
+    one. A thread whose bytes all equal the last sample's is not walked again. A failure
+    of the thread list itself, or the target's exit, raises.
     """
     code_heads = codes.new_sample()
-    guesses, guess_spans = chain.guesses(MAX_PREFETCH_BYTES)
-    states, holder, ahead = threads.snapshot_with(code_heads + guesses)
-    codes.accept(code_heads, ahead[: len(code_heads)])
+    guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
+    stages = stages + [LAST] * len(code_heads)
+    states, holder, ahead = threads.snapshot_with(guesses + code_heads, stages)
+    codes.accept(code_heads, ahead[len(guesses) :])
     chain.forget([state.addr for state in states])
     result = Walk(holder)
-    guessed = ahead[len(code_heads) :]
-    failed = _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
-    for _ in range(MAX_RETRIES):
-        if not failed:
-            break
-        result.retried = True
-        guesses, guess_spans = _guesses_of(chain, [state.addr for state, _ in failed])
-        again, ahead = threads.reread([state for state, _ in failed], guesses)
-        failed = _walk_states(memory, chain, codes, again, guesses, guess_spans, ahead, result)
-    result.errors = [f"thread {state.thread_id}: {message}" for state, message in failed]
-    if result.retried:
-        order = {state.addr: index for index, state in enumerate(states)}
-        result.stacks.sort(key=lambda stack: order[stack[0].addr])
+    guessed = ahead[: len(guesses)]
+    _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
     return result
-
-
-def _guesses_of(
-    chain: FrameChain, addrs: List[int]
-) -> Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]]]:
-    """The chain's guesses for these threads only, laid out as ``FrameChain.guesses``."""
-    plan, spans = chain.guesses(MAX_PREFETCH_BYTES)
-    mine: List[Tuple[int, int]] = []
-    my_spans: Dict[int, Tuple[int, int]] = {}
-    for addr in addrs:
-        start, end = spans.get(addr, (0, 0))
-        my_spans[addr] = (len(mine), len(mine) + end - start)
-        mine += plan[start:end]
-    return mine, my_spans
 
 
 def _walk_states(
@@ -98,10 +68,9 @@ def _walk_states(
     guess_spans: Dict[int, Tuple[int, int]],
     guessed_data: List[Optional[bytes]],
     result: Walk,
-) -> Failed:
+) -> None:
     """Walk these threads, given what was read ahead with their states; add their stacks
-    to ``result`` and return the threads whose walk failed."""
-    failed: Failed = []
+    to ``result``."""
     # What each thread's walk needs first, mostly read already with the thread states:
     # a steady thread asks for exactly its guesses, taken as read; others are cut from
     # their guesses where those cover them. The rest is read in one more batch.
@@ -126,26 +95,23 @@ def _walk_states(
             walked.append((state, ahead, raw, (frames, generation)))
             continue
         try:
-            walked.append((state, ahead, chain.raw(state.addr, state.data, ahead), None))
+            raw = chain.raw(state.addr, state.data, ahead)
         except TargetExited:
             raise
-        except MemspyError as error:
-            failed.append((state, error.message))
+        except MemspyError:
+            raw = unknown_stack([])  # not even its first frame could be read
+        walked.append((state, ahead, raw, None))
     codes.validate([raw.codes for _, _, raw, _ in walked])
+    quality = result.quality
     for state, ahead, raw, recalled in walked:
         if recalled is not None and recalled[1] == codes.generation:
             result.stacks.append((state, recalled[0]))
+            quality[EXACT] += 1
             continue
-        try:
-            frames, hidden = chain.decode(raw)
-        except TargetExited:
-            raise
-        except MemspyError as error:
-            failed.append((state, error.message))
-            continue
+        frames, hidden = chain.decode(raw)
         chain.remember(state.addr, state.data, ahead, raw, frames, hidden)
         result.stacks.append((state, frames))
-    return failed
+        quality[PARTLY_UNKNOWN if frames and frames[-1] is UNKNOWN_FRAME else raw.quality] += 1
 
 
 def _cut(

@@ -135,6 +135,7 @@ FIELDS: Dict[str, Dict[str, List[Rule]]] = {
         "flags": always(o("PyCodeObject", "co_flags")),
         "linetable": until((3, 9), o("PyCodeObject", "co_lnotab"))
         + since((3, 10), o("PyCodeObject", "co_linetable")),
+        "zombieframe": until((3, 10), o("PyCodeObject", "co_zombieframe")),
         "firsttraceable": since((3, 11), o("PyCodeObject", "_co_firsttraceable")),
         "code_adaptive": since((3, 11), o("PyCodeObject", "co_code_adaptive")),
         "sizeof": always("sizeof(PyCodeObject)"),

@@ -39,8 +39,4 @@ def dump(pid: int, as_json: bool, max_depth: int) -> None:
     if as_json:
         click.echo(dump_json(sample))
     else:
-        click.echo(
-            dump_text(
-                sample, command_line(pid), process.version, process.image.path, process.errors
-            )
-        )
+        click.echo(dump_text(sample, command_line(pid), process.version, process.image.path))

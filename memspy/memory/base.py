@@ -6,6 +6,10 @@ from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
 
+# Stages of one batched read (see ``ProcessMemory.read_some``): what names memory first,
+# what it names then, what does not change last.
+FIRST, THEN, LAST = 0, 1, 2
+
 
 class Memory(Protocol):
     """Byte-level access to another address space.
@@ -18,6 +22,10 @@ class Memory(Protocol):
     def read(self, addr: int, size: int) -> bytes: ...
 
     def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]: ...
+
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]: ...
 
 
 class BufferMemory:
@@ -42,21 +50,22 @@ class BufferMemory:
     def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
         return [self.read(addr, size) for addr, size in regions]
 
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]:
+        return read_each(self, regions)
 
-def read_regions(memory: Memory, regions: Sequence[Tuple[int, int]]) -> List[Optional[bytes]]:
-    """Read many regions in one go where possible; a region that cannot be read is None.
 
-    The kernel stops a batched read at the first bad region, so a failed batch is
-    retried region by region rather than losing the good ones.
-    """
-    if not regions:
-        return []
-    try:
-        return list(memory.read_many(regions))
-    except TargetExited:
-        raise
-    except MemspyError:
-        pass
+def read_regions(
+    memory: Memory, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+) -> List[Optional[bytes]]:
+    """Read many regions in one go where possible (in ``stages``, see
+    ``ProcessMemory.read_some``); a region that cannot be read is None."""
+    return list(memory.read_some(regions, stages)) if regions else []
+
+
+def read_each(memory: Memory, regions: Sequence[Tuple[int, int]]) -> List[Optional[bytes]]:
+    """``read_some`` for a memory that reads one region at a time."""
     out: List[Optional[bytes]] = []
     for addr, size in regions:
         try:

@@ -13,7 +13,7 @@ import errno
 import functools
 import os
 import struct
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from memspy.errors import PermissionDenied, RemoteReadError, TargetExited
 
@@ -69,11 +69,14 @@ class ProcessMemory:
         self._iov_pointers: Tuple = ()
         # What the iovec arrays hold now (see _read_batch).
         self._packed_regions: List[Tuple[int, int]] = []
+        self._packed_stages: List[int] = []
         self._packed_buf = self._buf
         self._packed_base = 0
         self._spans: List[Tuple[int, int]] = []
         self._total = 0
         self._iov_count = 0
+        self._run_of: List[int] = []  # packed run of each region
+        self._run_sizes: List[int] = []
 
     def _buffer(self, size: int) -> ctypes.Array:
         if size > self._buf_size:
@@ -122,6 +125,23 @@ class ProcessMemory:
             out.extend(self._read_batch(regions[start : start + _IOV_MAX]))
         return out
 
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]:
+        """``read_many``, with None for a region that cannot be read, the others read as
+        close together in time as the kernel allows: the kernel stops a call at the first
+        bad iovec, and the call goes on at once from the next one, with nothing decoded
+        in between. A sample's bytes then stay one instant's even when a guess was stale.
+
+        ``stages`` (one per region) orders the copy: the kernel copies iovecs in turn, so
+        a pointer read in an earlier stage names memory that was written before it, and
+        a frame it points to is then read whole, never before it was made."""
+        out: List[Optional[bytes]] = []
+        for start in range(0, len(regions), _IOV_MAX):
+            part = slice(start, start + _IOV_MAX)
+            out.extend(self._read_batch(regions[part], partial=True, stages=stages[part]))
+        return out
+
     def _iovecs(self, n: int) -> Tuple[ctypes.Array, ctypes.Array]:
         """Two reusable arrays of at least ``n`` iovecs (local, remote)."""
         if n > self._iov_capacity:
@@ -131,31 +151,72 @@ class ProcessMemory:
             self._iov_pointers = (_as_iov(self._local_iov), _as_iov(self._remote_iov))
         return self._local_iov, self._remote_iov
 
-    def _read_batch(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
+    def _read_batch(
+        self, regions: Sequence[Tuple[int, int]], partial: bool = False,
+        stages: Sequence[int] = (),
+    ) -> List[Optional[bytes]]:
         n = len(regions)
         if n == 0:
             return []
-        if n == 1:
+        if n == 1 and not partial:
             return [self.read(*regions[0])]
         # A steady sampler asks for the same regions sample after sample: the iovecs
         # packed for them last time are used again (checking equals packing in cost only
         # for a list compare, which runs in C).
-        if regions != self._packed_regions or self._buf is not self._packed_buf:
-            self._pack(regions)
+        stages = list(stages) or [0] * n
+        if (
+            regions != self._packed_regions
+            or stages != self._packed_stages
+            or self._buf is not self._packed_buf
+        ):
+            self._pack(regions, stages)
         spans, total, count = self._spans, self._total, self._iov_count
         local_p, remote_p = self._iov_pointers
         got = _process_vm_readv(self.pid, local_p, count, remote_p, count, 0)
-        if got != total:
+        if got == total:
+            raw = ctypes.string_at(self._packed_base, total)
+            return [raw[start:end] for start, end in spans]
+        if not partial:
             if got < 0:
                 raise self._fail(regions[0][0], total)
             raise RemoteReadError(f"short batched read: {got} of {total} bytes")
+        bad = self._bad_runs(got)
         raw = ctypes.string_at(self._packed_base, total)
-        return [raw[start:end] for start, end in spans]
+        return [
+            None if run in bad else raw[start:end]
+            for (start, end), run in zip(spans, self._run_of)
+        ]
 
-    def _pack(self, regions: Sequence[Tuple[int, int]]) -> None:
-        """Fill the iovec arrays for ``regions``: one iovec per run of regions less than a
-        page apart (the kernel's cost is mostly per iovec, and heap objects of one thread
-        sit close together), read into one buffer back to back.
+    def _bad_runs(self, got: int) -> set:
+        """The packed runs that cannot be read, given that a call of them all read
+        ``got`` bytes: the call is made again from the run after each bad one."""
+        bad = set()
+        sizes, first, count = self._run_sizes, 0, self._iov_count
+        local, remote = ctypes.addressof(self._local_iov), ctypes.addressof(self._remote_iov)
+        while True:
+            if got < 0:
+                if ctypes.get_errno() != errno.EFAULT:  # not a bad address: the target
+                    raise self._fail(0, 0)  # exited, or the read is not allowed
+                got = 0
+            while first < count and got >= sizes[first]:
+                got -= sizes[first]
+                first += 1
+            if first >= count:
+                return bad
+            bad.add(first)  # the kernel stopped in this run
+            first += 1
+            if first >= count:
+                return bad
+            left = count - first
+            got = _process_vm_readv(
+                self.pid, _iov_at(local, first), left, _iov_at(remote, first), left, 0
+            )
+
+    def _pack(self, regions: Sequence[Tuple[int, int]], stages: List[int]) -> None:
+        """Fill the iovec arrays for ``regions``: one iovec per run of regions of one
+        stage less than a page apart (the kernel's cost is mostly per iovec, and heap
+        objects of one thread sit close together), stage after stage, read into one
+        buffer back to back.
 
         Merging cannot make a read fail that would not have failed anyway: bytes between
         two regions under a page apart lie in the pages holding those regions.
@@ -163,16 +224,24 @@ class ProcessMemory:
         for addr, size in regions:
             if size <= 0 or size > MAX_READ or addr <= 0:
                 raise RemoteReadError(f"refusing to read 0x{addr:x} (+{size})")
-        order = sorted(range(len(regions)), key=regions.__getitem__)
+        keys = [(stage, addr, size) for stage, (addr, size) in zip(stages, regions)]
+        order = sorted(range(len(regions)), key=keys.__getitem__)
         runs: List[List[int]] = []  # [start, end] in the target
         run_of = [0] * len(regions)
+        last_stage = None
         for index in order:
-            addr, size = regions[index]
-            if runs and addr - runs[-1][1] < MERGE_GAP and addr + size - runs[-1][0] <= MAX_READ:
+            stage, addr, size = keys[index]
+            if (
+                runs
+                and stage == last_stage
+                and addr - runs[-1][1] < MERGE_GAP
+                and addr + size - runs[-1][0] <= MAX_READ
+            ):
                 runs[-1][1] = max(runs[-1][1], addr + size)
             else:
                 runs.append([addr, addr + size])
             run_of[index] = len(runs) - 1
+            last_stage = stage
         placed, total = [], 0  # where each run lands in the buffer
         for start, end in runs:
             placed.append(total)
@@ -193,9 +262,10 @@ class ProcessMemory:
         layout = _words(2 * len(runs))
         layout.pack_into(local, 0, *local_words)
         layout.pack_into(remote, 0, *remote_words)
-        self._packed_regions = list(regions)
+        self._packed_regions, self._packed_stages = list(regions), stages
         self._packed_buf, self._packed_base = buf, base
         self._spans, self._total, self._iov_count = spans, total, len(runs)
+        self._run_of, self._run_sizes = run_of, [end - start for start, end in runs]
 
 
 @functools.lru_cache(maxsize=64)
@@ -205,3 +275,7 @@ def _words(count: int) -> struct.Struct:
 
 def _as_iov(buffer: ctypes.Array) -> ctypes._Pointer[_IOVec]:
     return ctypes.cast(buffer, ctypes.POINTER(_IOVec))
+
+
+def _iov_at(base: int, index: int) -> ctypes._Pointer[_IOVec]:
+    return ctypes.cast(base + 16 * index, ctypes.POINTER(_IOVec))

@@ -79,6 +79,9 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "firstlineno",  # an int
         "flags",  # co_flags, an int
         "linetable",  # co_lnotab (<=3.9) / co_linetable (3.10+): a bytes object
+        # co_zombieframe (≤3.10): the frame kept for the code's next call; a freed frame
+        # that is its code's zombie still links to the caller it had
+        "zombieframe",
         "firsttraceable",  # _co_firsttraceable, an int (3.11+)
         "code_adaptive",  # co_code_adaptive (3.11+)
         "sizeof",

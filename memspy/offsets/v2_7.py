@@ -59,6 +59,7 @@ LAYOUT = {
             "firstlineno": 96,
             "flags": 28,
             "linetable": 104,
+            "zombieframe": 112,
             "firsttraceable": None,
             "code_adaptive": None,
             "sizeof": 128,

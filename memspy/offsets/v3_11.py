@@ -71,6 +71,7 @@ LAYOUT = {
             "firstlineno": 72,
             "flags": 48,
             "linetable": 136,
+            "zombieframe": None,
             "firsttraceable": 168,
             "code_adaptive": 184,
             "sizeof": 192,

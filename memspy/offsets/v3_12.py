@@ -65,6 +65,7 @@ LAYOUT = {
             "firstlineno": 68,
             "flags": 48,
             "linetable": 136,
+            "zombieframe": None,
             "firsttraceable": 176,
             "code_adaptive": 192,
             "sizeof": 200,

@@ -71,6 +71,7 @@ LAYOUT = {
             "firstlineno": 68,
             "flags": 48,
             "linetable": 136,
+            "zombieframe": None,
             "firsttraceable": 184,
             "code_adaptive": 200,
             "sizeof": 208,

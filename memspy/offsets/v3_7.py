@@ -59,6 +59,7 @@ LAYOUT = {
             "firstlineno": 36,
             "flags": 32,
             "linetable": 112,
+            "zombieframe": 120,
             "firsttraceable": None,
             "code_adaptive": None,
             "sizeof": 144,

@@ -59,6 +59,7 @@ LAYOUT = {
             "firstlineno": 40,
             "flags": 36,
             "linetable": 120,
+            "zombieframe": 128,
             "firsttraceable": None,
             "code_adaptive": None,
             "sizeof": 176,

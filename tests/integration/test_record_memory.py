@@ -37,8 +37,6 @@ def test_an_hour_of_samples_keeps_memory_bounded():
         taken, began, checkpoint = 0, time.monotonic(), None
         while taken < HOUR_AT_100HZ:
             sample = process.sample()
-            if process.errors:
-                continue
             for recording in recordings:
                 recording.add(sample)
             taken += 1

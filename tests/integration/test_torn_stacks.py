@@ -1,7 +1,8 @@
 """A stack read while the target runs can be torn: the thread state names a generator's
 frame, and by the time that frame is read the generator has yielded and its link to the
-caller is gone. Such a stack (the generator alone) must never be reported; the thread is
-read again at once instead."""
+caller is gone. Such a stack (the generator alone) must never be reported: the caller
+learnt while the generator was linked completes it at once, with no second read, and a
+stack that cannot be completed ends in an explicit, counted ``<unknown>`` part."""
 
 from __future__ import annotations
 
@@ -19,18 +20,24 @@ def test_a_thread_inside_a_generator_is_never_reported_without_its_callers(
     target = start("gen_spin.py", python=str(interpreter.path))
     try:
         process = PythonProcess(target.pid)
-        stacks, rereads = [], 0
+        stacks, quality = [], [0, 0, 0]
         for _ in range(SAMPLES):
             sample = process.sample()
-            rereads += process.reread
+            quality = [a + b for a, b in zip(quality, process.quality)]
             stacks += [[f.name for f in t.frames] for t in sample.threads]
     finally:
         end(target)
-    torn = [names for names in stacks if not names or names[-1] != "<module>"]
+    known = [names for names in stacks if "<unknown>" not in names]
+    torn = [names for names in known if not names or names[-1] != "<module>"]
     assert torn == [], f"{len(torn)} of {len(stacks)} stacks lost their callers: {torn[:3]}"
     in_generator = [names for names in stacks if names[0].endswith(("<genexpr>", "numbers"))]
     # The test means something only if the generators were caught running, often, and
-    # some reads were torn and read again.
+    # some reads were torn and repaired.
     assert len(in_generator) > SAMPLES / 10, len(in_generator)
-    assert rereads > 0
-    assert len(stacks) >= SAMPLES * 0.98, f"{SAMPLES - len(stacks)} samples lost the thread"
+    assert quality[1] > 0, quality
+    assert len(stacks) == SAMPLES == sum(quality), "every sample keeps the thread"
+    # ≤3.10 completes nearly every torn stack; 3.11+ learns a generator's caller only
+    # when it catches the generator running linked, which a new generator object (a new
+    # address) defeats: a known gap, counted, not hidden.
+    allowed = 0.02 if interpreter.version <= (3, 10) else 0.25
+    assert len(stacks) - len(known) <= SAMPLES * allowed, f"{quality} (exact, repaired, unknown)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import pytest
 from fakeprocess import BASE, FakeProcess, build, walkers
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import MemspyError, RemoteReadError
-from memspy.frames import truncated_frame
+from memspy.frames import PARTLY_UNKNOWN, truncated_frame
 from memspy.memory import BufferMemory
 from memspy.model import Frame
 from memspy.offsets import SUPPORTED, load_layout
@@ -42,6 +42,11 @@ class SwappableMemory:
 
     def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
         return self.inner.read_many(regions)
+
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]:
+        return self.inner.read_some(regions, stages)
 
 
 def layout_of(version: str):
@@ -76,11 +81,12 @@ def test_the_walk_finds_the_built_stacks(version: str) -> None:
     process = build(layout_of(version))
     memory = process.memory()
     threads, chain, codes = walkers(process, memory)
-    first = walk(memory, threads, chain, codes)
-    assert first.errors == []
+    first = walk(memory, threads, chain, codes)  # nothing to read ahead yet: read after
+    assert first.quality[PARTLY_UNKNOWN] == 0
     assert stacks(first) == process.expected
     second = walk(memory, threads, chain, codes)  # from the caches and read-ahead this time
     assert stacks(second) == process.expected
+    assert second.quality == [len(process.expected), 0, 0]  # one instant's bytes
     assert second.holder == second.stacks[0][0].addr
 
 
@@ -111,54 +117,79 @@ def _top_frame_pointer(process: FakeProcess) -> Tuple[int, int]:
     return slot, struct.unpack("<Q", memory.read(slot, 8))[0]
 
 
+UNKNOWN = ("<unknown>", "<memspy>", 0)
+
+
 @pytest.mark.parametrize("version", VERSIONS)
-def test_a_cycle_in_a_frame_chain_drops_that_thread_only(version: str) -> None:
+def test_a_cycle_in_a_frame_chain_ends_that_stack_unknown(version: str) -> None:
+    """A chain that loops was read while it changed: what was read stands, the rest is
+    marked unknown, and the sample keeps every thread."""
     process = build(layout_of(version))
     _, top = _top_frame_pointer(process)
     back = process.layout.pyframe.f_back
     process.ptr(top + (back if back is not None else process.layout.iframe.previous), top)
     memory = process.memory()
     result = walk(memory, *walkers(process, memory))
-    assert len(result.errors) == 1 and "cycle" in result.errors[0]
-    assert stacks(result) == process.expected[1:]
+    assert stacks(result) == [[process.expected[0][0], UNKNOWN], *process.expected[1:]]
+    assert result.quality[PARTLY_UNKNOWN] == 1 and sum(result.quality) == len(process.expected)
 
 
 PYFRAME_VERSIONS = [v for v in VERSIONS if layout_of(v).pyframe.f_code is not None]
 
 
+def _free(process: FakeProcess, frame: int, back: Optional[int] = None) -> None:
+    """``frame`` freed as onto ≤3.10's free list: no reference, ``f_back`` (if given)
+    naming the next free frame."""
+    process.put(frame + process.layout.object.refcnt, "<q", 0)
+    if back is not None:
+        process.ptr(frame + process.layout.pyframe.f_back, back)
+
+
 @pytest.mark.parametrize("version", PYFRAME_VERSIONS)
-def test_a_freed_frame_in_a_chain_drops_that_thread_only(version: str) -> None:
-    """≤3.10 keeps freed frames (reference count 0) on a list linked through ``f_back``:
-    a chain read while a frame returned can run into it, which is no stack of the thread."""
+def test_a_frame_freed_since_the_instant_keeps_its_live_caller(version: str) -> None:
+    """The innermost frame returned between the thread state's read and its own: its code
+    is still the one that ran, and its ``f_back`` leads to a live frame, so it was no free
+    list's frame: the whole stack, counted as repaired."""
     process = build(layout_of(version))
     _, top = _top_frame_pointer(process)
-    process.put(top + process.layout.object.refcnt, "<q", 0)
-    memory = process.memory()
-    result = walk(memory, *walkers(process, memory))
-    assert len(result.errors) == 1 and "a freed frame" in result.errors[0], result.errors
-    assert stacks(result) == process.expected[1:]
+    memory = SwappableMemory(process.memory())
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+    walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    _free(process, top)
+    memory.inner = process.memory()
+    result = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert stacks(result) == process.expected
+    assert result.quality == [len(process.expected) - 1, 1, 0]
 
 
-class TornOnce:
-    """``torn`` for the first batched read, ``healed`` after: a thread caught mid-yield,
-    then read again."""
-
-    def __init__(self, torn: BufferMemory, healed: BufferMemory) -> None:
-        self.now, self.healed = torn, healed
-
-    def read(self, addr: int, size: int) -> bytes:
-        return self.now.read(addr, size)
-
-    def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
-        data = self.now.read_many(regions)
-        self.now = self.healed
-        return data
+@pytest.mark.parametrize("version", PYFRAME_VERSIONS)
+def test_a_frame_on_the_free_list_takes_the_caller_learnt_before(version: str) -> None:
+    """A freed frame whose ``f_back`` names another freed frame (not a zombie) sits on the
+    free list: its caller comes from an earlier walk that saw both frames alive, and
+    without one the stack ends unknown, never with the free list's frames."""
+    process = build(layout_of(version))
+    _, top = _top_frame_pointer(process)
+    healed = process.memory()
+    other = process.alloc(process.layout.pyframe.sizeof)  # freed: no reference, no f_back
+    _free(process, top, other)
+    torn = process.memory()
+    memory = SwappableMemory(healed)
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+    walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    memory.inner = torn
+    repaired = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert stacks(repaired) == process.expected
+    assert repaired.quality == [len(process.expected) - 1, 1, 0]
+    fresh = walk(torn, *walkers(process, torn))
+    assert stacks(fresh) == [[process.expected[0][0], UNKNOWN], *process.expected[1:]]
+    assert fresh.quality[PARTLY_UNKNOWN] == 1
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_a_stack_that_ends_at_a_generator_is_read_again(version: str) -> None:
+def test_a_stack_torn_at_a_generator_takes_the_caller_learnt_before(version: str) -> None:
     """Thread 1 runs a generator; torn, its frame no longer links to its caller (as after
-    a yield). Read again, it does: the right stack. Torn for good: that thread's error."""
+    a yield). The caller learnt while it was linked completes the stack at once, with no
+    second read; a reader that never saw it linked marks the rest unknown."""
     process = build(layout_of(version))
     layout = process.layout
     _, top = _top_frame_pointer(process)
@@ -167,24 +198,23 @@ def test_a_stack_that_ends_at_a_generator_is_read_again(version: str) -> None:
     )
     code = struct.unpack("<Q", process.memory().read(top + code_off, 8))[0]
     process.put(code + layout.code.flags, "<i", layout.coflags.generator)
+    if layout.iframe.owner is not None:
+        process.put(top + layout.iframe.owner, "<B", layout.owner.generator)
     healed = process.memory()
     back = layout.pyframe.f_back
     process.ptr(top + (back if back is not None else layout.iframe.previous), 0)
-    if layout.iframe.owner is not None:
-        process.put(top + layout.iframe.owner, "<B", layout.owner.generator)
     torn = process.memory()
     memory = SwappableMemory(healed)
     threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
     for _ in range(2):  # the second walk reads its frames with the thread states
         assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
-    memory.inner = TornOnce(torn, healed)  # type: ignore[assignment]
-    again = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
-    assert again.retried and again.errors == []
-    assert stacks(again) == process.expected
     memory.inner = torn
-    lost = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
-    assert len(lost.errors) == 1 and "suspended generator" in lost.errors[0], lost.errors
-    assert stacks(lost) == process.expected[1:]
+    again = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert stacks(again) == process.expected
+    assert again.quality == [len(process.expected) - 1, 1, 0]
+    lost = walk(torn, *walkers(process, torn))
+    assert stacks(lost) == [[process.expected[0][0], UNKNOWN], *process.expected[1:]]
+    assert lost.quality[PARTLY_UNKNOWN] == 1
 
 
 @pytest.mark.parametrize("version", VERSIONS)

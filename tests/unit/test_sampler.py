@@ -1,7 +1,7 @@
 """The sampler's bookkeeping: ticks, missed ticks, errors, a target's exit, stopping.
 
 The processes here are scripted stand-ins for PythonProcess (the loop only calls
-``sample()`` and reads ``errors``); stack reading itself is tested on real targets.
+``sample()`` and reads ``quality``); stack reading itself is tested on real targets.
 """
 
 from __future__ import annotations
@@ -24,19 +24,20 @@ def _thread(tid: int, idle: bool = False, gil: bool = False) -> ThreadStack:
 
 
 class Scripted:
-    """Plays a list of outcomes, one per tick: "ok", "bad" (a thread unreadable),
-    "raise" (a failed read), "exit" (the process is gone), or a float (seconds of work)."""
+    """Plays a list of outcomes, one per tick: "ok" (its one thread read exactly),
+    "repaired" or "unknown" (read as such: kept and counted), "raise" (a failed read),
+    "exit" (the process is gone), or a float (seconds of work)."""
+
+    QUALITY = {"repaired": [0, 1, 0], "unknown": [0, 0, 1]}
 
     def __init__(self, pid: int, script: List[object]) -> None:
         self.pid = pid
         self.script = list(script)
-        self.errors: List[str] = []
-        self.reread = False
+        self.quality = [1, 0, 0]
 
     def sample(self, idle_states: bool = True) -> Sample:
         step = self.script.pop(0) if self.script else "ok"
-        self.errors = ["thread 1: torn"] if step == "bad" else []
-        self.reread = step in ("bad", "reread")  # "reread": torn once, read again fine
+        self.quality = self.QUALITY.get(step, [1, 0, 0])  # type: ignore[call-overload]
         if step == "raise":
             raise RemoteReadError("torn read")
         if step == "exit":
@@ -60,25 +61,25 @@ def _run(script: List[object], rate: float = 200.0, duration: float = 0.3,
 
 
 def test_failures_just_before_the_target_exits_are_not_read_errors():
-    stats = _run(["ok", "ok", "bad", "raise", "bad", "exit"])
+    stats = _run(["ok", "ok", "raise", "raise", "raise", "exit"])
     assert stats.end_reason == "target exited"
     assert stats.samples == 2 and stats.ticks == 6
     assert stats.error_count == 0 and stats.exiting == 3
 
 
 def test_failures_the_target_recovers_from_are_read_errors():
-    stats = _run(["ok", "bad", "raise", "ok", "bad", "exit"])
-    assert dict(stats.errors) == {"unreadable thread": 1, "RemoteReadError": 1}
+    stats = _run(["ok", "raise", "raise", "ok", "raise", "exit"])
+    assert dict(stats.errors) == {"RemoteReadError": 2}
     assert stats.exiting == 1
 
 
-def test_samples_read_twice_are_kept_and_counted():
-    stats = _run(["ok", "reread", "bad", "reread", "exit"])
-    assert stats.samples == 3 and stats.rereads == 3
+def test_stacks_repaired_or_partly_unknown_are_kept_and_counted():
+    stats = _run(["ok", "repaired", "unknown", "repaired", "exit"])
+    assert stats.samples == 4 and stats.stacks == [1, 2, 1]
 
 
 def test_failures_still_pending_when_the_run_ends_are_read_errors():
-    stats = _run(["ok"] + ["bad"] * 1000, duration=0.1)
+    stats = _run(["ok"] + ["raise"] * 1000, duration=0.1)
     assert stats.end_reason == "duration reached"
     assert stats.error_count == stats.ticks - 1 and stats.exiting == 0
 

@@ -1,0 +1,173 @@
+"""Workloads whose split of CPU time is known: phases that each thread times itself.
+
+Usage: python phases.py KIND SECONDS   (KIND: alternate, calls, generator, threads)
+
+Each phase is one function (``phase_*``) that a round calls in turn; the thread reads its
+own CPU clock (CLOCK_THREAD_CPUTIME_ID, which is ``time.process_time`` for a single thread
+and exact per thread for several) around each call and adds the difference to that phase.
+At the end one JSON line gives every phase's CPU seconds and every thread's total: the
+truth a profiler's shares are compared with. The phases are made of calls of very
+different lengths, since a sampler that loses samples whose stack changes while it is
+read moves time out of exactly the phases that call and return often.
+
+Runs on 2.7 and 3.x alike: no f-strings, no print statement.
+"""
+
+import ctypes
+import json
+import sys
+import threading
+import time
+
+from _common import say
+
+# PyDLL: the clock is read without releasing the GIL, so timing a phase does not hand
+# the GIL to another thread at every phase boundary.
+_libc = ctypes.PyDLL(None)
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+_THREAD_CPUTIME = 3  # CLOCK_THREAD_CPUTIME_ID on Linux
+_ts = threading.local()
+
+
+def thread_cpu():
+    """This thread's CPU seconds (2.7 and 3.6 have no time.thread_time)."""
+    ts = getattr(_ts, "ts", None)
+    if ts is None:
+        ts = _ts.ts = _Timespec()
+    _libc.clock_gettime(_THREAD_CPUTIME, ctypes.byref(ts))
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+def spin(n):
+    """Pure-Python bytecode with no calls."""
+    total = 0
+    i = 0
+    while i < n:
+        total += i
+        i += 1
+    return total
+
+
+ITERS_PER_US = [1.0]  # set by calibrate()
+
+
+def us(micros):
+    return max(1, int(micros * ITERS_PER_US[0]))
+
+
+def calibrate():
+    n = 200000
+    start = thread_cpu()
+    spin(n)
+    ITERS_PER_US[0] = n / ((thread_cpu() - start) * 1e6)
+
+
+def tiny(n):
+    return spin(n)
+
+
+def mid(n):
+    return spin(n)
+
+
+def phase_long():
+    spin(us(550))
+
+
+def phase_tiny():
+    """40 calls of a few microseconds each."""
+    n = us(3)
+    for _ in range(40):
+        tiny(n)
+
+
+def phase_mid():
+    """4 calls of about 75 microseconds."""
+    n = us(75)
+    for _ in range(4):
+        mid(n)
+
+
+def phase_a():
+    spin(us(300))
+
+
+def phase_b():
+    spin(us(130))
+
+
+def steps(count, n):
+    for _ in range(count):
+        spin(n)
+        yield n
+
+
+def phase_gen():
+    """A generator that yields every few microseconds, driven by a for loop."""
+    for _ in steps(40, us(3)):
+        pass
+
+
+def phase_plain():
+    spin(us(250))
+
+
+ROUNDS = {
+    "alternate": (phase_a, phase_b),
+    "calls": (phase_long, phase_tiny, phase_mid),
+    "generator": (phase_plain, phase_gen),
+    "threads": (phase_a, phase_b),
+}
+SECOND_THREAD = {"threads": (phase_tiny, phase_mid)}
+
+
+class Timed:
+    """One thread's phases run in rounds until ``deadline``, with their CPU seconds."""
+
+    def __init__(self, phases, deadline):
+        self.phases = phases
+        self.deadline = deadline
+        self.spent = dict((p.__name__, 0.0) for p in phases)
+        self.total = 0.0
+
+    def run(self):
+        first = thread_cpu()
+        clock = time.time
+        spent = self.spent
+        while clock() < self.deadline:
+            for phase in self.phases:
+                start = thread_cpu()
+                phase()
+                spent[phase.__name__] += thread_cpu() - start
+        self.total = thread_cpu() - first
+
+
+def main():
+    kind, seconds = sys.argv[1], float(sys.argv[2])
+    calibrate()
+    deadline = time.time() + seconds
+    timed = [Timed(ROUNDS[kind], deadline)]
+    if kind in SECOND_THREAD:
+        timed.append(Timed(SECOND_THREAD[kind], deadline))
+    workers = [threading.Thread(target=t.run) for t in timed[1:]]
+    for worker in workers:
+        worker.daemon = True
+        worker.start()
+    say("ready")
+    timed[0].run()
+    for worker in workers:
+        worker.join()
+    phases = {}
+    for t in timed:
+        for name, value in t.spent.items():
+            phases[name] = phases.get(name, 0.0) + value
+    say(json.dumps({"phases": phases, "total": sum(t.total for t in timed)}))
+
+
+if __name__ == "__main__":
+    main()
