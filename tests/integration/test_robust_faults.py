@@ -117,8 +117,8 @@ def _real_frames(document) -> Tuple[int, list]:
     sources = {}
     for frame in frames_of(document):
         name, path = frame["name"], frame.get("file", "")
-        if name.startswith("<truncated"):
-            continue
+        if name.startswith("<truncated") or (name, path) == ("<unknown>", "<memspy>"):
+            continue  # memspy's markers: a cut stack, a part that could not be read
         if path not in sources:
             try:
                 sources[path] = Path(path).read_text(encoding="utf-8", errors="replace")
