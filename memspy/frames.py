@@ -651,8 +651,7 @@ class InterpreterFrameChain(FrameChain):
             else:
                 made.append(False)
             here, addr = addr, _PTR.unpack_from(buf, off + prev_off)[0]
-            if owner == generator:
-                code = _PTR.unpack_from(buf, off + exec_off)[0]
+            if owner == generator:  # a Python frame: ``code`` is its code
                 if addr:
                     self.parents.learn(here, code, addr)
                 else:

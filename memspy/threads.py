@@ -144,20 +144,6 @@ class Threads:
                 self._gil = None
         return states, holder or None, ahead_data
 
-    def reread(
-        self, states: Sequence[ThreadState], ahead: Sequence[Tuple[int, int]]
-    ) -> Tuple[List[ThreadState], List[Optional[bytes]]]:
-        """These thread states read again, with ``ahead`` in the same system call; a state
-        that cannot be read any more (its thread ended) is left out."""
-        regions = [(state.addr, self._size) for state in states]
-        data, ahead_data = _read_with_guesses(self.memory, regions, ahead)
-        again = [
-            self._state(state.interp, state.addr, raw)
-            for state, raw in zip(states, data)
-            if raw is not None
-        ]
-        return again, ahead_data
-
     def _states(
         self,
         interp: int,

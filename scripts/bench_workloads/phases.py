@@ -20,6 +20,7 @@ import threading
 import time
 
 from _common import say
+from _common import work as spin  # pure-Python bytecode with no calls
 
 # PyDLL: the clock is read without releasing the GIL, so timing a phase does not hand
 # the GIL to another thread at every phase boundary.
@@ -41,16 +42,6 @@ def thread_cpu():
         ts = _ts.ts = _Timespec()
     _libc.clock_gettime(_THREAD_CPUTIME, ctypes.byref(ts))
     return ts.tv_sec + ts.tv_nsec * 1e-9
-
-
-def spin(n):
-    """Pure-Python bytecode with no calls."""
-    total = 0
-    i = 0
-    while i < n:
-        total += i
-        i += 1
-    return total
 
 
 ITERS_PER_US = [1.0]  # set by calibrate()
