@@ -42,6 +42,8 @@ class CodeInfo:
     # A generator's or coroutine's: its frame leaves the thread's chain at each yield, so
     # a walk that ends at it read the chain at two moments (see ``PyFrameChain.decode``).
     suspends: bool
+    # 3.11+: the bytes a frame of this code takes on the data stack (0 before 3.11)
+    frame_bytes: int
     identity: Tuple[int, ...]  # the immutable header fields this decoding was made from
     frames: Dict[int, Frame]  # decoded frames by position, reused sample after sample
 
@@ -62,9 +64,14 @@ class CodeCache:
         self._flags_off = c.flags
         self._suspending = sum(bit for bit in layout.coflags.as_dict().values() if bit)
         self._zombie_off = c.zombieframe
+        # 3.11+: a frame's data-stack words are nlocalsplus + stacksize + the specials
+        # (CPython's _PyFrame_NumSlotsForCodeObject; 3.12+ stores it as co_framesize).
+        self._size_offs = (c.nlocalsplus, c.stacksize) if c.nlocalsplus is not None else None
+        self._specials = (layout.iframe.sizeof - 1) // 8 if self._size_offs else 0
         ints = [c.firstlineno, c.flags]
         ints += [c.firsttraceable] if c.firsttraceable is not None else []
         ints += [c.zombieframe] if c.zombieframe is not None else []
+        ints += list(self._size_offs or ())
         # The identity header spans the type pointer, the three pointers and the ints.
         self._header_size = max(self._fields + ints + [self._type_off]) + 8
         self._identity_struct = fields_struct(
@@ -145,10 +152,10 @@ class CodeCache:
         self._checked[addr] = info
         return info
 
-    def suspends(self, addr: int) -> bool:
-        """Whether the code at ``addr`` is a generator's or coroutine's (False if it
-        cannot be read), for a walk before ``validate``: a new code object is decoded and
-        cached, but left for ``validate`` to check like any other."""
+    def peek(self, addr: int) -> Optional[CodeInfo]:
+        """The code at ``addr`` for a walk before ``validate`` (None if it is unreadable
+        or no code object): a new one is decoded and cached, but left for ``validate`` to
+        check like any other."""
         info = self._checked.get(addr) or self._cache.get(addr)
         if info is None:
             try:
@@ -156,8 +163,13 @@ class CodeCache:
             except TargetExited:
                 raise
             except MemspyError:
-                return False
-        return info.suspends
+                return None
+        return info
+
+    def suspends(self, addr: int) -> bool:
+        """Whether the code at ``addr`` is a generator's or coroutine's (False if unknown)."""
+        info = self.peek(addr)
+        return info is not None and info.suspends
 
     def zombie(self, addr: int) -> int:
         """≤3.10: the frame the code at ``addr`` keeps for its next call, as read with
@@ -196,6 +208,11 @@ class CodeCache:
             linetable=self.objects.bytes(table_p),
             firsttraceable=firsttraceable,
             suspends=bool(_I32.unpack_from(head, self._flags_off)[0] & self._suspending),
+            frame_bytes=8 * (
+                sum(_I32.unpack_from(head, off)[0] for off in self._size_offs) + self._specials
+                if self._size_offs
+                else 0
+            ),
             identity=self._identity_struct.unpack_from(head),
             frames={},
         )

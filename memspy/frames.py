@@ -507,7 +507,8 @@ class InterpreterFrameChain(FrameChain):
         # an older chunk does not change until the stack shrinks back into it.
         self._older: Dict[int, List[Tuple[int, int]]] = {}
         self._plans: Dict[int, Tuple[int, List[int], List[Tuple[int, int]]]] = {}
-        self.parents = Parents()
+        self._chunk_frames: Dict[int, List[int]] = {}  # thread state -> recent chunk frames
+        self._thread = o.thread
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """The current chunk's used part and a little more (next time the stack may be a
@@ -536,7 +537,7 @@ class InterpreterFrameChain(FrameChain):
         return regions
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [*super()._tables(), self._outside, self._older, self._plans]
+        return [*super()._tables(), self._outside, self._older, self._plans, self._chunk_frames]
 
     def stages(self, count: int) -> List[int]:
         """3.11/3.12 name the current frame through the cframe, on the C stack: that
@@ -637,7 +638,12 @@ class InterpreterFrameChain(FrameChain):
                     data = read_ahead.get(addr)
                     if data is None:
                         closed, quality = False, REPAIRED
-                        data = self.memory.read(addr, size)
+                        try:
+                            data = self.memory.read(addr, size)
+                        except TargetExited:
+                            raise
+                        except MemspyError:
+                            return unknown_stack(out)  # a link read while it changed
                     found = data, 0
                 buf, off = found
             seen.add(addr)
@@ -650,20 +656,18 @@ class InterpreterFrameChain(FrameChain):
                 made.append(True)
             else:
                 made.append(False)
-            here, addr = addr, _PTR.unpack_from(buf, off + prev_off)[0]
-            if owner == generator:  # a Python frame: ``code`` is its code
-                if addr:
-                    self.parents.learn(here, code, addr)
-                else:
-                    # A generator's frame is unlinked (previous = NULL) when it yields:
-                    # ending at one means the chain was read across a yield. 3.12+ links
-                    # a running generator to a C-stack entry frame, so only a torn read
-                    # ends here; in 3.11 so does a thread without Python frames driving
-                    # a generator from C (rare). Its caller is the one learnt, if any.
-                    addr = self.parents.of(here, code)
-                    if not addr:
-                        return unknown_stack(out)
-                    quality, closed, trail = REPAIRED, False, None
+            addr = _PTR.unpack_from(buf, off + prev_off)[0]
+            if owner == generator and not addr:
+                # A generator's frame is unlinked (previous = NULL) when it yields: ending
+                # at one means the chain was read across a yield. 3.12+ links a running
+                # generator to a C-stack entry frame, so only a torn read ends here; in
+                # 3.11 so does a thread without Python frames driving a generator from C
+                # (rare). Its caller is found from the data stack.
+                addr = self._resumer(tstate_addr, tstate, chunk, chunk_data, visited)
+                if not addr:
+                    return unknown_stack(out)
+                quality, closed, trail = REPAIRED, False, None
+        self._note_frames(tstate_addr, chunk, chunk_end, visited)
         outside, older_read = outside[:MAX_OUTSIDE_READ_AHEAD], older_read[:MAX_OLDER_READ_AHEAD]
         self._outside[tstate_addr] = outside
         self._older[tstate_addr] = older_read
@@ -671,6 +675,46 @@ class InterpreterFrameChain(FrameChain):
         if closed and chunk_data is not None:
             trail = _new_trail(plan, chunk_data, chunk, size, visited, made, outside, older_read)
         return raw_stack(out, False, closed, trail, quality)
+
+    def _note_frames(self, tstate_addr: int, chunk: int, end: int, visited: List[int]) -> None:
+        """Keep the addresses of this walk's frames in the current chunk, with those of
+        the thread's walks before: where a torn generator's caller is looked for."""
+        mine = [addr for addr in visited if chunk <= addr < end]
+        known = self._chunk_frames.get(tstate_addr, [])
+        if mine != known[: len(mine)]:
+            fresh = set(mine)
+            self._chunk_frames[tstate_addr] = (
+                mine + [addr for addr in known if addr not in fresh]
+            )[:RECENT_FRAMES]
+
+    def _resumer(
+        self, tstate_addr: int, tstate: bytes, chunk: int, data: Optional[bytes],
+        visited: List[int],
+    ) -> int:
+        """The frame that resumed a generator whose link to it was cleared by a yield
+        between the read of the thread and the read of the generator's frame; 0 if none
+        can be shown.
+
+        A generator's frame lives in its object, and what it calls is pushed on the data
+        stack exactly where its resumer's frame ends (at the stack's top if it calls
+        nothing). A frame of this thread's recent walks that is a thread's frame in the
+        chunk read now, and whose code's frame size makes it end exactly there, is that
+        frame."""
+        if data is None:
+            return 0
+        end = chunk + len(data)
+        above = [addr for addr in visited if chunk <= addr < end]
+        boundary = min(above) if above else _PTR.unpack_from(tstate, self._top_off)[0]
+        for frame in self._chunk_frames.get(tstate_addr, []):
+            if not (chunk + self._chunk_data <= frame and frame + self._frame_size <= boundary):
+                continue
+            off = frame - chunk
+            if frame + self._frame_size > end or data[off + self._owner] != self._thread:
+                continue
+            info = self.codes.peek(_PTR.unpack_from(data, off + self._exec)[0])
+            if info is not None and info.frame_bytes and frame + info.frame_bytes == boundary:
+                return frame
+        return 0
 
     def _reuse(
         self,

@@ -138,6 +138,8 @@ FIELDS: Dict[str, Dict[str, List[Rule]]] = {
         "zombieframe": until((3, 10), o("PyCodeObject", "co_zombieframe")),
         "firsttraceable": since((3, 11), o("PyCodeObject", "_co_firsttraceable")),
         "code_adaptive": since((3, 11), o("PyCodeObject", "co_code_adaptive")),
+        "nlocalsplus": since((3, 11), o("PyCodeObject", "co_nlocalsplus")),
+        "stacksize": since((3, 11), o("PyCodeObject", "co_stacksize")),
         "sizeof": always("sizeof(PyCodeObject)"),
     },
     "coflags": {

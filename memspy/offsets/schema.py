@@ -84,6 +84,12 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "zombieframe",
         "firsttraceable",  # _co_firsttraceable, an int (3.11+)
         "code_adaptive",  # co_code_adaptive (3.11+)
+        # co_nlocalsplus and co_stacksize (3.11+), ints: a frame of this code takes
+        # nlocalsplus + stacksize + (sizeof(_PyInterpreterFrame) - 1) / 8 words of the data
+        # stack (CPython's _PyFrame_NumSlotsForCodeObject), so it ends exactly where the
+        # next frame pushed above it begins
+        "nlocalsplus",
+        "stacksize",
         "sizeof",
     ),
     "coflags": (  # CO_* bits of co_flags whose frames a generator-like object owns

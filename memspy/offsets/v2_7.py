@@ -62,6 +62,8 @@ LAYOUT = {
             "zombieframe": 112,
             "firsttraceable": None,
             "code_adaptive": None,
+            "nlocalsplus": None,
+            "stacksize": None,
             "sizeof": 128,
         },
         "coflags": {

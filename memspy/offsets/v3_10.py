@@ -62,6 +62,8 @@ LAYOUT = {
             "zombieframe": 128,
             "firsttraceable": None,
             "code_adaptive": None,
+            "nlocalsplus": None,
+            "stacksize": None,
             "sizeof": 176,
         },
         "coflags": {

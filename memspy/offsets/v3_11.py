@@ -74,6 +74,8 @@ LAYOUT = {
             "zombieframe": None,
             "firsttraceable": 168,
             "code_adaptive": 184,
+            "nlocalsplus": 76,
+            "stacksize": 68,
             "sizeof": 192,
         },
         "coflags": {

@@ -68,6 +68,8 @@ LAYOUT = {
             "zombieframe": None,
             "firsttraceable": 176,
             "code_adaptive": 192,
+            "nlocalsplus": 72,
+            "stacksize": 64,
             "sizeof": 200,
         },
         "coflags": {

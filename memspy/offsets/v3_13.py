@@ -74,6 +74,8 @@ LAYOUT = {
             "zombieframe": None,
             "firsttraceable": 184,
             "code_adaptive": 200,
+            "nlocalsplus": 72,
+            "stacksize": 64,
             "sizeof": 208,
         },
         "coflags": {

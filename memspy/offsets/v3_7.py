@@ -62,6 +62,8 @@ LAYOUT = {
             "zombieframe": 120,
             "firsttraceable": None,
             "code_adaptive": None,
+            "nlocalsplus": None,
+            "stacksize": None,
             "sizeof": 144,
         },
         "coflags": {

@@ -112,6 +112,12 @@ class FakeProcess:
         self.ptr(addr + c.filename, self.string(filename, compact=len(filename) % 2 == 0))
         self.put(addr + c.firstlineno, "<i", FIRSTLINENO)
         self.ptr(addr + c.linetable, self.bytes_object(line_table(self.layout, line_offset)))
+        if c.nlocalsplus is not None:
+            # Frames here take one _PyInterpreterFrame each, back to back on the data stack
+            # as CPython lays them out: the specials ((sizeof - 1) / 8 words) and one more.
+            specials = (self.layout.iframe.sizeof - 1) // 8
+            self.put(addr + c.nlocalsplus, "<i", self.layout.iframe.sizeof // 8 - specials)
+            self.put(addr + c.stacksize, "<i", 0)
         return addr
 
 
