@@ -98,6 +98,9 @@ def check_frames(marker):
         caller = f.f_back
         check("pyframe.f_lasti", i32(id(caller) + p["f_lasti"]) * scale, caller.f_lasti)
         check("pyframe.sizeof", p["sizeof"], type(f).__basicsize__)
+        returned = _returns_once()
+        zombie = ptr(id(returned) + S["code"]["zombieframe"])  # the frame kept for its next call
+        check("code.zombieframe is that code's frame", ptr(zombie + p["f_code"]), id(returned))
         return
     i = S["iframe"]
     fr = ctypes.c_void_p.from_address(frame_slot(ts)).value
@@ -113,6 +116,11 @@ def check_frames(marker):
     top = ctypes.c_void_p.from_address(ts + t["datastack_top"]).value  # inline: no frame pushed
     slots = len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars)
     check("tstate.datastack_top", top, fr + i["localsplus"] + 8 * (slots + code.co_stacksize))
+    co = S["code"]
+    check("code.nlocalsplus", i32(id(code) + co["nlocalsplus"]), slots)
+    check("code.stacksize", i32(id(code) + co["stacksize"]), code.co_stacksize)
+    words = slots + code.co_stacksize + (i["sizeof"] - 1) // 8
+    check("a frame's data-stack size from nlocalsplus and stacksize", fr + 8 * words, top)
     chunk, limit = ptr(ts + t["datastack_chunk"]), ptr(ts + t["datastack_limit"])
     check("stack_chunk.size", chunk + u64(chunk + c["size"]), limit)
     check("stack_chunk.previous (root chunk)", ptr(chunk + c["previous"]), 0)
@@ -245,6 +253,16 @@ def check_objects():
     generator = S["coflags"]["generator"]
     check("coflags.generator in a generator's code", bool(gen_code.co_flags & generator), True)
     check("coflags.generator not in a function's", bool(code.co_flags & generator), False)
+
+
+def _returns_once():
+    """The code of a function that has run and returned: 3.10 and older keep its frame."""
+
+    def returned():
+        return None
+
+    returned()
+    return returned.__code__
 
 
 def check_flags():
