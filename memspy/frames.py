@@ -37,6 +37,8 @@ MAX_CHUNK_BYTES = 1024 * 1024
 MAX_CHUNK_READ_BYTES = 64 * 1024 * 1024  # per walk; beyond, frames are read one by one
 MAX_OUTSIDE_READ_AHEAD = 256  # frames outside the chunks read ahead per thread
 MAX_OLDER_READ_AHEAD = 64  # older data-stack chunks read ahead per thread
+RECENT_OUTSIDE = 16  # frames outside the chunks that earlier walks met, read ahead too
+RECENT_CFRAMES = 8  # 3.11/3.12 cframes of a thread whose frame pointers are read ahead
 MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the rest is reused
 MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is redone whole
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
@@ -116,6 +118,7 @@ class FrameChain:
         self._remembered: Dict[int, _Remembered] = {}  # thread state -> its last walk
         # Thread state -> what its last prefetch asked for, widened where it may grow.
         self._guesses: Dict[int, List[Tuple[int, int]]] = {}
+        self._stages: Dict[int, List[int]] = {}  # thread state -> read stage per guess
         # Thread state -> (its bytes, what prefetch asked for then), until ``raw`` runs.
         self._asked: Dict[int, Tuple[bytes, List[Tuple[int, int]]]] = {}
         self._live: Tuple[int, ...] = ()  # the thread states of the last ``forget``
@@ -154,20 +157,20 @@ class FrameChain:
             for tstate_addr, regions in self._guesses.items():
                 spans[tstate_addr] = (len(flat), len(flat) + len(regions))
                 flat += regions
-                stages += self.stages(len(regions))
+                stages += self._stages.get(tstate_addr) or [THEN] * len(regions)
             kept = within_budget(flat, budget)
             spans = {t: span for t, span in spans.items() if span[1] <= len(kept)}
             self._plan = (kept, spans, stages[: len(kept)])
         return self._plan
 
-    def stages(self, count: int) -> List[int]:
-        """When each of a thread's ``count`` read-ahead regions is read in the batch:
-        after the thread states, which name the frames."""
-        return [THEN] * count
-
-    def _set_guesses(self, tstate_addr: int, regions: List[Tuple[int, int]]) -> None:
+    def _set_guesses(
+        self, tstate_addr: int, regions: List[Tuple[int, int]], first: int = 0
+    ) -> None:
+        """The thread's read-ahead: its ``first`` regions name its frames and are read
+        with the thread states, the others after them (see ``ProcessMemory.read_some``)."""
         if self._guesses.get(tstate_addr) != regions:
             self._guesses[tstate_addr] = regions
+            self._stages[tstate_addr] = [FIRST] * first + [THEN] * (len(regions) - first)
             self._plan = None
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
@@ -215,7 +218,7 @@ class FrameChain:
                 del table[addr]
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [self._remembered, self._guesses, self._asked]
+        return [self._remembered, self._guesses, self._stages, self._asked]
 
     def decode(self, raw: RawStack) -> Tuple[List[Frame], List[int]]:
         """Frames innermost first, and the indexes of ``raw.frames`` left out; call after
@@ -508,6 +511,11 @@ class InterpreterFrameChain(FrameChain):
         self._older: Dict[int, List[Tuple[int, int]]] = {}
         self._plans: Dict[int, Tuple[int, List[int], List[Tuple[int, int]]]] = {}
         self._chunk_frames: Dict[int, List[int]] = {}  # thread state -> recent chunk frames
+        self._cframes: Dict[int, List[int]] = {}  # thread state -> its recent cframes (≤3.12)
+        # Thread state -> (chunk, end) its last read-ahead asked for. Asked for again while
+        # it covers the stack: a stack a frame deeper than last time is then still taken
+        # from the sample's batch, at its instant, not read whole a second time, later.
+        self._chunk_ends: Dict[int, Tuple[int, int]] = {}
         self._thread = o.thread
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
@@ -518,33 +526,43 @@ class InterpreterFrameChain(FrameChain):
         generators) and the older chunks it read (a deep stack), which a steady program
         has at the same addresses again."""
         regions = []
+        cframes: List[int] = []
         if self._current_off is None:
+            # 3.11/3.12 name the current frame through the cframe of the innermost C call
+            # of the eval loop, on the C stack: it moves when a generator is resumed from
+            # C, and back. The pointer of each cframe the thread had lately is read with
+            # the thread states; read later, a cframe that was left holds garbage.
             cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
-            regions.append((cframe + self._cframe_current, 8))
+            cframes = self._cframes.get(tstate_addr, [])
+            if cframe not in cframes:
+                cframes = [cframe, *cframes][:RECENT_CFRAMES]
+                self._cframes[tstate_addr] = cframes
+            regions += [(addr + self._cframe_current, 8) for addr in cframes]
         chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
         top = _PTR.unpack_from(tstate, self._top_off)[0]
         if chunk and chunk + self._chunk_data <= top <= chunk + MAX_CHUNK_BYTES:
             limit = _PTR.unpack_from(tstate, self._limit_off)[0]  # the chunk's usable end
             end = min(top + CHUNK_GUESS_MARGIN, limit) if top <= limit else top
-            regions.append((chunk, min(end, chunk + MAX_CHUNK_BYTES) - chunk))
+            last_chunk, last_end = self._chunk_ends.get(tstate_addr, (0, 0))
+            if last_chunk == chunk and top <= last_end <= top + 4 * CHUNK_GUESS_MARGIN:
+                end = last_end  # what was asked for last time covers the stack: ask again
+            end = min(end, chunk + MAX_CHUNK_BYTES)
+            self._chunk_ends[tstate_addr] = (chunk, end)
+            regions.append((chunk, end - chunk))
         else:
             chunk = 0
         outside = self._outside.get(tstate_addr, [])
         older = self._older.get(tstate_addr, [])
         regions += [(addr, self._frame_size) for addr in outside] + older
-        self._plans[tstate_addr] = (chunk, outside, older)
-        self._set_guesses(tstate_addr, regions)
+        self._plans[tstate_addr] = (chunk, outside, older, cframes)
+        self._set_guesses(tstate_addr, regions, len(cframes))
         return regions
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [*super()._tables(), self._outside, self._older, self._plans, self._chunk_frames]
-
-    def stages(self, count: int) -> List[int]:
-        """3.11/3.12 name the current frame through the cframe, on the C stack: that
-        pointer is read with the thread states, before the chunk it points into."""
-        if self._current_off is None and count:
-            return [FIRST] + [THEN] * (count - 1)
-        return [THEN] * count
+        return [
+            *super()._tables(), self._outside, self._older, self._plans, self._chunk_frames,
+            self._chunk_ends, self._cframes,
+        ]
 
     def _older_chunk(
         self, regions: _Regions, chunk: int, ahead: Dict[int, Optional[bytes]]
@@ -570,12 +588,16 @@ class InterpreterFrameChain(FrameChain):
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         self._asked.pop(tstate_addr, None)  # the read-ahead changes with this walk
-        chunk, outside_guess, older_guess = self._plans.pop(tstate_addr, (0, [], []))
+        chunk, outside_guess, older_guess, cframes = self._plans.pop(
+            tstate_addr, (0, [], [], [])
+        )
         prefetched = list(prefetched)
         if self._current_off is not None:
             addr = _PTR.unpack_from(tstate, self._current_off)[0]
         else:
-            pointer = prefetched.pop(0) if prefetched else None
+            pointers, prefetched = prefetched[: len(cframes)], prefetched[len(cframes) :]
+            cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
+            pointer = pointers[cframes.index(cframe)] if cframe in cframes else None
             if pointer is None:
                 raise RemoteReadError("cannot read the thread's current frame pointer")
             addr = _PTR.unpack_from(pointer, 0)[0]
@@ -668,6 +690,10 @@ class InterpreterFrameChain(FrameChain):
                     return unknown_stack(out)
                 quality, closed, trail = REPAIRED, False, None
         self._note_frames(tstate_addr, chunk, chunk_end, visited)
+        # Frames outside the chunks that recent walks met are read ahead too: a generator
+        # made anew each time mostly gets one of a few addresses back.
+        fresh = set(outside)
+        outside += [addr for addr in outside_guess if addr not in fresh][:RECENT_OUTSIDE]
         outside, older_read = outside[:MAX_OUTSIDE_READ_AHEAD], older_read[:MAX_OLDER_READ_AHEAD]
         self._outside[tstate_addr] = outside
         self._older[tstate_addr] = older_read
