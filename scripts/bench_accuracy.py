@@ -6,11 +6,12 @@ Usage: python scripts/bench_accuracy.py [--python 3.12 ...] [--rate 250 --rate 1
 Each workload (scripts/bench_workloads/phases.py) runs rounds of phases on the thread
 CPU clock and prints, when it ends, the CPU seconds of each phase and of all its threads.
 memspy and py-spy (``--nonblocking``) record it at the same time, by PID, at one rate, as
-folded stacks. A phase's share in a profile is the fraction of all samples whose stack
-contains that phase's function; its true share is its CPU seconds over all the threads'
-CPU seconds. The table gives, per interpreter, workload and rate, the worst phase error
-of each profiler in points (100 x share difference) and memspy's own count of samples
-that were repaired, partly unknown or dropped.
+folded stacks. A phase's share in a profile is the fraction of the samples inside the
+workload's ``Timed.run`` whose stack contains that phase's function; its true share is its
+CPU seconds over the threads' CPU seconds in ``Timed.run`` (tests/phase_truth.py). The
+table gives, per interpreter, workload and rate, the worst phase error of each profiler
+in points (100 x share difference) and memspy's own count of stacks read exactly,
+repaired or partly unknown.
 
 A sampler that reads a stack while it changes and then drops the sample, reads it again
 later or cuts it short moves time out of phases that call and return often (``calls``:
@@ -23,7 +24,6 @@ so the truth is each thread's CPU time).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]
 
 from interpreters import Interpreter, all_interpreters  # noqa: E402
+from phase_truth import phase_shares, truth_of, worst_error  # noqa: E402
 
 WORKLOAD = HERE / "bench_workloads" / "phases.py"
 WORKLOADS = ("alternate", "calls", "generator", "threads")
@@ -50,23 +51,6 @@ class Profile:
     shares: Dict[str, float]  # phase function -> share of samples
     samples: int
     quality: str  # memspy's own account of what it could not read exactly
-
-
-def phase_shares(folded: str, phases: Sequence[str]) -> Dict[str, float]:
-    """Each phase's share of the samples in a folded file (py-spy's raw format is one)."""
-    counts = dict.fromkeys(phases, 0)
-    total = 0
-    for line in folded.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        n = int(count)
-        total += n
-        names = {re.sub(r" \(.*$", "", frame) for frame in stack.split(";")}
-        for phase in phases:
-            if phase in names:
-                counts[phase] += n
-    return {phase: (n / total if total else 0.0) for phase, n in counts.items()}, total
 
 
 def _quality(said: str) -> str:
@@ -102,26 +86,20 @@ def measure(
                 ),
             }
             said = {name: run.communicate(timeout=seconds + 60)[1] for name, run in runs.items()}
-            truth_line = target.stdout.readline()
-            truth = json.loads(truth_line)
-            phases = sorted(truth["phases"])
-            result: Dict[str, object] = {
-                "truth": {p: truth["phases"][p] / truth["total"] for p in phases}
-            }
+            truth = truth_of(target.stdout.read())
+            result: Dict[str, object] = {"truth": truth}
             for name, path in (("memspy", ours), ("py-spy", theirs)):
                 if runs[name].returncode != 0 or not os.path.exists(path):
                     raise RuntimeError(f"{name} failed on {python.id}: {said[name][-400:]}")
-                shares, samples = phase_shares(Path(path).read_text(), phases)
+                lines = Path(path).read_text().splitlines()
+                folded = [(stack, int(n)) for stack, _, n in (x.rpartition(" ") for x in lines)]
+                shares, samples = phase_shares(folded, truth)
                 result[name] = Profile(shares, samples, _quality(said[name]))
             return result
     finally:
         if target.poll() is None:
             target.kill()
         target.wait()
-
-
-def worst_error(truth: Dict[str, float], profile: Profile) -> float:
-    return max(abs(profile.shares[p] - truth[p]) for p in truth) * 100
 
 
 def row(python: Interpreter, kind: str, rate: float, result: Dict[str, object]) -> List[str]:
@@ -133,9 +111,9 @@ def row(python: Interpreter, kind: str, rate: float, result: Dict[str, object]) 
         for p in truth
     )
     return [
-        python.id, kind, f"{rate:g}", f"{worst_error(truth, ours):.2f}",
-        f"{worst_error(truth, theirs):.2f}", str(ours.samples), str(theirs.samples), detail,
-        ours.quality,
+        python.id, kind, f"{rate:g}", f"{100 * worst_error(truth, ours.shares):.2f}",
+        f"{100 * worst_error(truth, theirs.shares):.2f}", str(ours.samples),
+        str(theirs.samples), detail, ours.quality,
     ]
 
 

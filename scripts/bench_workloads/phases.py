@@ -5,10 +5,12 @@ Usage: python phases.py KIND SECONDS   (KIND: alternate, calls, generator, threa
 Each phase is one function (``phase_*``) that a round calls in turn; the thread reads its
 own CPU clock (CLOCK_THREAD_CPUTIME_ID, which is ``time.process_time`` for a single thread
 and exact per thread for several) around each call and adds the difference to that phase.
-At the end one JSON line gives every phase's CPU seconds and every thread's total: the
-truth a profiler's shares are compared with. The phases are made of calls of very
-different lengths, since a sampler that loses samples whose stack changes while it is
-read moves time out of exactly the phases that call and return often.
+At the end one JSON line gives every phase's CPU seconds and every thread's total spent
+in ``Timed.run`` (start-up and calibration are not in it: a profile is compared over
+its samples inside ``Timed.run``): the truth a profiler's shares are compared with. The
+phases are made of calls of very different lengths, since a sampler that loses samples
+whose stack changes while it is read moves time out of exactly the phases that call and
+return often.
 
 Runs on 2.7 and 3.x alike: no f-strings, no print statement.
 """
@@ -45,10 +47,20 @@ def thread_cpu():
 
 
 ITERS_PER_US = [1.0]  # set by calibrate()
+_SEED = [12345]
 
 
 def us(micros):
-    return max(1, int(micros * ITERS_PER_US[0]))
+    """Iterations of ``spin`` for about ``micros`` microseconds, 0.6 to 1.4 times that at random:
+    phases of fixed length make rounds of fixed length, and a round as long as a
+    sampler's period (or a fraction of it) would show the sampler the same point of the
+    round every time."""
+    _SEED[0] = (_SEED[0] * 1103515245 + 12345) & 0x7FFFFFFF
+    factor = 0.6 + 0.8 * _SEED[0] / 0x7FFFFFFF
+    return max(1, int(micros * factor * ITERS_PER_US[0]))
+
+
+CLOCK_COST = [0.0]  # set by calibrate()
 
 
 def calibrate():
@@ -56,6 +68,14 @@ def calibrate():
     start = thread_cpu()
     spin(n)
     ITERS_PER_US[0] = n / ((thread_cpu() - start) * 1e6)
+    # A phase is timed between two clock reads, each in the middle of a thread_cpu call:
+    # the end of the first call and the start of the second are counted in the phase,
+    # about one whole call. Measured here and taken off each phase.
+    calls = 2000
+    start = thread_cpu()
+    for _ in range(calls):
+        thread_cpu()
+    CLOCK_COST[0] = (thread_cpu() - start) / calls
 
 
 def tiny(n):
@@ -130,11 +150,12 @@ class Timed:
         first = thread_cpu()
         clock = time.time
         spent = self.spent
+        cost = CLOCK_COST[0]
         while clock() < self.deadline:
             for phase in self.phases:
                 start = thread_cpu()
                 phase()
-                spent[phase.__name__] += thread_cpu() - start
+                spent[phase.__name__] += thread_cpu() - start - cost
         self.total = thread_cpu() - first
 
 
