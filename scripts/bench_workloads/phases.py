@@ -2,10 +2,11 @@
 
 Usage: python phases.py KIND SECONDS   (KIND: alternate, calls, generator, threads)
 
-Each phase is one function (``phase_*``) that a round calls in turn; the thread reads its
-own CPU clock (CLOCK_THREAD_CPUTIME_ID, which is ``time.process_time`` for a single thread
-and exact per thread for several) around each call and adds the difference to that phase.
-At the end one JSON line gives every phase's CPU seconds and every thread's total spent
+Each phase is one function (``phase_*``) that a round calls in turn; the thread reads a
+clock around each call and adds the difference to that phase: the monotonic clock for a
+single busy thread (its time is CPU time, and reading it makes no system call), the
+thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) where two threads share the GIL.
+At the end one JSON line gives every phase's seconds and every thread's total spent
 in ``Timed.run`` (start-up and calibration are not in it: a profile is compared over
 its samples inside ``Timed.run``): the truth a profiler's shares are compared with. The
 phases are made of calls of very different lengths, since a sampler that loses samples
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 
+from _common import clock as wall
 from _common import say
 from _common import work as spin  # pure-Python bytecode with no calls
 
@@ -63,19 +65,19 @@ def us(micros):
 CLOCK_COST = [0.0]  # set by calibrate()
 
 
-def calibrate():
+def calibrate(clock):
     n = 200000
     start = thread_cpu()
     spin(n)
     ITERS_PER_US[0] = n / ((thread_cpu() - start) * 1e6)
-    # A phase is timed between two clock reads, each in the middle of a thread_cpu call:
-    # the end of the first call and the start of the second are counted in the phase,
-    # about one whole call. Measured here and taken off each phase.
+    # A phase is timed between two clock reads, each in the middle of a clock call: the
+    # end of the first call and the start of the second are counted in the phase, about
+    # one whole call. Measured here and taken off each phase.
     calls = 2000
-    start = thread_cpu()
+    start = clock()
     for _ in range(calls):
-        thread_cpu()
-    CLOCK_COST[0] = (thread_cpu() - start) / calls
+        clock()
+    CLOCK_COST[0] = (clock() - start) / calls
 
 
 def tiny(n):
@@ -138,34 +140,39 @@ SECOND_THREAD = {"threads": (phase_tiny, phase_mid)}
 
 
 class Timed:
-    """One thread's phases run in rounds until ``deadline``, with their CPU seconds."""
+    """One thread's phases run in rounds until ``deadline``, with their seconds."""
 
-    def __init__(self, phases, deadline):
+    def __init__(self, phases, deadline, clock):
         self.phases = phases
         self.deadline = deadline
+        self.clock = clock
         self.spent = dict((p.__name__, 0.0) for p in phases)
         self.total = 0.0
 
     def run(self):
-        first = thread_cpu()
-        clock = time.time
-        spent = self.spent
-        cost = CLOCK_COST[0]
-        while clock() < self.deadline:
+        clock, spent, cost = self.clock, self.spent, CLOCK_COST[0]
+        first = clock()
+        while time.time() < self.deadline:
             for phase in self.phases:
-                start = thread_cpu()
+                start = clock()
                 phase()
-                spent[phase.__name__] += thread_cpu() - start - cost
-        self.total = thread_cpu() - first
+                spent[phase.__name__] += clock() - start - cost
+        self.total = clock() - first
 
 
 def main():
     kind, seconds = sys.argv[1], float(sys.argv[2])
-    calibrate()
+    # One thread busy all the time: its phases are timed with a clock read without a
+    # system call. A clock that is one (the thread CPU clock) is where the kernel
+    # preempts a thread when the machine is busy, and the time it then waits shows in a
+    # profile of running threads as the clock's. Two threads take turns with the GIL:
+    # the one that waits is idle, not profiled, so only CPU time is the truth there.
+    clock = thread_cpu if kind in SECOND_THREAD else wall
+    calibrate(clock)
     deadline = time.time() + seconds
-    timed = [Timed(ROUNDS[kind], deadline)]
+    timed = [Timed(ROUNDS[kind], deadline, clock)]
     if kind in SECOND_THREAD:
-        timed.append(Timed(SECOND_THREAD[kind], deadline))
+        timed.append(Timed(SECOND_THREAD[kind], deadline, clock))
     workers = [threading.Thread(target=t.run) for t in timed[1:]]
     for worker in workers:
         worker.daemon = True
