@@ -17,8 +17,8 @@ A sampler that reads a stack while it changes and then drops the sample, reads i
 later or cuts it short moves time out of phases that call and return often (``calls``:
 40 calls of a few microseconds; ``generator``: a generator that yields as often); the
 phases of ``alternate`` are single calls of a few hundred microseconds; ``threads`` runs
-a second thread of short calls beside the main one (only running threads are counted,
-so the truth is each thread's CPU time).
+a second thread of short calls beside the main one (its phases are timed in wall time,
+GIL waits included, and both profilers record with ``--idle``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ from phase_truth import phase_shares, truth_of, worst_error  # noqa: E402
 
 WORKLOAD = HERE / "bench_workloads" / "phases.py"
 WORKLOADS = ("alternate", "calls", "generator", "threads")
+# Two threads share the GIL: the workload measures wall time, so both profilers count
+# every thread, idle ones too.
+EVERY_THREAD = ("threads",)
 START_GRACE = 1.5  # seconds the profilers get to attach before the window starts
 END_GRACE = 1.0  # the workload outlives the recording by this much
 
@@ -73,15 +76,16 @@ def measure(
         with tempfile.TemporaryDirectory(prefix="memspy-accuracy-") as tmp:
             ours, theirs = os.path.join(tmp, "memspy.folded"), os.path.join(tmp, "pyspy.folded")
             pid, r = str(target.pid), str(int(rate))
+            idle = ["--idle"] if kind in EVERY_THREAD else []
             runs = {
                 "memspy": subprocess.Popen(
                     [*memspy, "record", "-p", pid, "-r", r, "-d", str(seconds), "-f",
-                     "collapsed", "-o", ours],
+                     "collapsed", "-o", ours, *idle],
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 ),
                 "py-spy": subprocess.Popen(
                     ["py-spy", "record", "--nonblocking", "-p", pid, "-r", r, "-d",
-                     str(int(round(seconds))), "-f", "raw", "-o", theirs],
+                     str(int(round(seconds))), "-f", "raw", "-o", theirs, *idle],
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 ),
             }

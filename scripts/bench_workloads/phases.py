@@ -2,10 +2,13 @@
 
 Usage: python phases.py KIND SECONDS   (KIND: alternate, calls, generator, threads)
 
-Each phase is one function (``phase_*``) that a round calls in turn; the thread reads a
-clock around each call and adds the difference to that phase: the monotonic clock for a
-single busy thread (its time is CPU time, and reading it makes no system call), the
-thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) where two threads share the GIL.
+Each phase is one function (``phase_*``) that a round calls in turn; the thread reads the
+monotonic clock around each call and adds the difference to that phase. For one busy
+thread that is its CPU time; where two threads share the GIL it is wall time, waits for
+the GIL included, to compare with a profile of every thread, idle ones too (``--idle``).
+The clock is read without a system call: a clock that is one (the thread CPU clock) is
+where the kernel preempts a thread on a busy machine, and the time the thread then waits
+would show, in a profile of running threads, as the clock's.
 At the end one JSON line gives every phase's seconds and every thread's total spent
 in ``Timed.run`` (start-up and calibration are not in it: a profile is compared over
 its samples inside ``Timed.run``): the truth a profiler's shares are compared with. The
@@ -16,37 +19,13 @@ return often.
 Runs on 2.7 and 3.x alike: no f-strings, no print statement.
 """
 
-import ctypes
 import json
 import sys
 import threading
 import time
 
-from _common import clock as wall
-from _common import say
+from _common import clock, say
 from _common import work as spin  # pure-Python bytecode with no calls
-
-# PyDLL: the clock is read without releasing the GIL, so timing a phase does not hand
-# the GIL to another thread at every phase boundary.
-_libc = ctypes.PyDLL(None)
-
-
-class _Timespec(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
-
-
-_THREAD_CPUTIME = 3  # CLOCK_THREAD_CPUTIME_ID on Linux
-_ts = threading.local()
-
-
-def thread_cpu():
-    """This thread's CPU seconds (2.7 and 3.6 have no time.thread_time)."""
-    ts = getattr(_ts, "ts", None)
-    if ts is None:
-        ts = _ts.ts = _Timespec()
-    _libc.clock_gettime(_THREAD_CPUTIME, ctypes.byref(ts))
-    return ts.tv_sec + ts.tv_nsec * 1e-9
-
 
 ITERS_PER_US = [1.0]  # set by calibrate()
 _SEED = [12345]
@@ -65,11 +44,11 @@ def us(micros):
 CLOCK_COST = [0.0]  # set by calibrate()
 
 
-def calibrate(clock):
+def calibrate():
     n = 200000
-    start = thread_cpu()
+    start = clock()
     spin(n)
-    ITERS_PER_US[0] = n / ((thread_cpu() - start) * 1e6)
+    ITERS_PER_US[0] = n / ((clock() - start) * 1e6)
     # A phase is timed between two clock reads, each in the middle of a clock call: the
     # end of the first call and the start of the second are counted in the phase, about
     # one whole call. Measured here and taken off each phase.
@@ -142,15 +121,14 @@ SECOND_THREAD = {"threads": (phase_tiny, phase_mid)}
 class Timed:
     """One thread's phases run in rounds until ``deadline``, with their seconds."""
 
-    def __init__(self, phases, deadline, clock):
+    def __init__(self, phases, deadline):
         self.phases = phases
         self.deadline = deadline
-        self.clock = clock
         self.spent = dict((p.__name__, 0.0) for p in phases)
         self.total = 0.0
 
     def run(self):
-        clock, spent, cost = self.clock, self.spent, CLOCK_COST[0]
+        spent, cost = self.spent, CLOCK_COST[0]
         first = clock()
         while time.time() < self.deadline:
             for phase in self.phases:
@@ -162,17 +140,11 @@ class Timed:
 
 def main():
     kind, seconds = sys.argv[1], float(sys.argv[2])
-    # One thread busy all the time: its phases are timed with a clock read without a
-    # system call. A clock that is one (the thread CPU clock) is where the kernel
-    # preempts a thread when the machine is busy, and the time it then waits shows in a
-    # profile of running threads as the clock's. Two threads take turns with the GIL:
-    # the one that waits is idle, not profiled, so only CPU time is the truth there.
-    clock = thread_cpu if kind in SECOND_THREAD else wall
-    calibrate(clock)
+    calibrate()
     deadline = time.time() + seconds
-    timed = [Timed(ROUNDS[kind], deadline, clock)]
+    timed = [Timed(ROUNDS[kind], deadline)]
     if kind in SECOND_THREAD:
-        timed.append(Timed(SECOND_THREAD[kind], deadline, clock))
+        timed.append(Timed(SECOND_THREAD[kind], deadline))
     workers = [threading.Thread(target=t.run) for t in timed[1:]]
     for worker in workers:
         worker.daemon = True
