@@ -21,7 +21,7 @@ from memspy.model import ProfileInfo
 from memspy.output import check_writable, write_atomic
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
-from memspy.recording import Recording, attach_child, exit_status
+from memspy.recording import Recording, attach_child, exit_status, stack_quality
 from memspy.sampler import RunStats, Stop
 
 
@@ -213,7 +213,11 @@ def _run(
         _say("the command never became a Python process that memspy could read; "
              "the profile will be empty (try --subprocesses if it starts Python as a child)")
         stats.end_reason = stats.end_reason or "command exited"
-    recording.finish(dataclasses.replace(info, duration_s=stats.duration))
+    # How the stacks were read goes into the file too, where its format has room for it.
+    recorded = (("stacks", stack_quality(stats)), ("dropped", f"{stats.error_count} samples"))
+    recording.finish(
+        dataclasses.replace(info, duration_s=stats.duration, extra=info.extra + recorded)
+    )
     write_atomic(output, recording.collector.export)
     _report(stats, output, recording, summary_path)
 

@@ -126,7 +126,10 @@ class ChromeTraceCollector(Collector):
         document = {
             "traceEvents": events,
             "displayTimeUnit": "ms",
-            "otherData": {"exporter": f"memspy {__version__}", "pid": str(self.info.pid)},
+            "otherData": {
+                "exporter": f"memspy {__version__}", "pid": str(self.info.pid),
+                **dict(self.info.extra),
+            },
         }
         stream.write(json.dumps(document, separators=(",", ":")).encode("utf-8"))
 

@@ -263,3 +263,27 @@ def test_every_interpreter(interpreter: Interpreter, tmp_path: Path):
     document = json.loads(out.read_text())
     assert speedscope_errors(document) == []
     assert any(f["name"] == "spinning" for f in document["shared"]["frames"]), result.stderr
+
+
+def test_how_the_stacks_were_read_is_reported_and_kept_in_the_file(tmp_path: Path):
+    """The report counts every stack as exact, repaired or partly unknown, and formats
+    with room for facts (pprof comments, a Chrome trace's otherData) keep that line."""
+    import gzip
+
+    from memspy.collectors.pprof_proto import profile_pb2
+
+    trace, pprof = tmp_path / "r.trace.json", tmp_path / "r.pb.gz"
+    counts = r"stacks: (\d+) exact, (\d+) repaired .*, (\d+) partly unknown"
+    for out in (trace, pprof):
+        result = record(["-o", str(out), *_demo(1)])
+        _ok(result)
+        found = re.search(counts, result.stderr)
+        assert found, result.stderr
+        samples = int(re.search(r"(\d+) samples of 1 process", result.stderr).group(1))
+        # The demo runs three threads: each sample counts each thread's stack once.
+        assert sum(map(int, found.groups())) >= samples > 0
+    other = json.loads(trace.read_text())["otherData"]
+    assert re.match(counts[len("stacks: "):], other["stacks"]) and other["dropped"] == "0 samples"
+    profile = profile_pb2.Profile.FromString(gzip.decompress(pprof.read_bytes()))
+    comments = [profile.string_table[index] for index in profile.comment]
+    assert any(re.match(counts, comment) for comment in comments), comments
