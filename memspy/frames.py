@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from itertools import accumulate
-from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from memspy.chains import freed, guess_regions, within_budget
 from memspy.codes import CodeCache, fields_struct
@@ -249,8 +249,8 @@ class FrameChain:
         hidden = []
         for index, (code_addr, position, hideable) in enumerate(raw_frames):
             if code_addr == UNKNOWN_CODE:
-                result.append(UNKNOWN_FRAME)
-                break
+                result.append(UNKNOWN_FRAME)  # what follows is still known to be there
+                continue
             try:
                 info = get(code_addr)
             except TargetExited:
@@ -326,6 +326,8 @@ class PyFrameChain(FrameChain):
         self._size = max(f.f_back, f.f_code, f.f_lasti, self._refcnt) + 8
         self._guess: Dict[int, List[int]] = {}  # thread state -> frame addresses last time
         self._recent: Dict[int, List[int]] = {}  # thread state -> its other frames lately
+        # Thread state -> its last whole walk, outermost first: (frame, its identity).
+        self._bottom: Dict[int, List[Tuple[int, Tuple[int, int, int]]]] = {}
         self.parents = Parents()
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
@@ -344,7 +346,7 @@ class PyFrameChain(FrameChain):
         if reused is not None:
             return reused
         known = dict(zip(guess + recent, prefetched))
-        frames, addrs, cut, quality = self._walk(first, known)
+        frames, addrs, datas, cut, quality = self._walk(first, known)
         walked = set(addrs)
         older = [a for a in recent if a not in walked]
         older += [a for a in guess if a not in walked and a not in older]
@@ -354,28 +356,61 @@ class PyFrameChain(FrameChain):
         closed = quality == EXACT and not cut and addrs == guess and None not in prefetched
         if quality == PARTLY_UNKNOWN:
             frames.append(UNKNOWN)
+            frames += self._still_below(tstate_addr, known, walked)
+        elif not cut:
+            self._bottom[tstate_addr] = [
+                (addr, self._identity(data)) for addr, data in zip(addrs[::-1], datas[::-1])
+            ]
         return raw_stack(frames, cut, closed, addrs, quality)
+
+    def _identity(self, data: bytes) -> Tuple[int, int, int]:
+        """What a frame runs, where, and for whom: (code, f_lasti, f_back)."""
+        code, lasti = self._fields.unpack_from(data)
+        return code, lasti, _PTR.unpack_from(data, self._back)[0]
+
+    def _still_below(
+        self, tstate_addr: int, known: Dict[int, Optional[bytes]], walked: Set[int]
+    ) -> List[RawFrame]:
+        """The outermost frames of the thread's last whole walk that this sample's batch
+        read alive, running the same code at the same instruction for the same caller: a
+        frame that has not moved since is still suspended in the same call, under whatever
+        changed above it, so a stack whose middle could not be read keeps its root (the
+        frames innermost first, to follow the unknown marker)."""
+        still: List[RawFrame] = []
+        for addr, identity in self._bottom.get(tstate_addr, ()):
+            data = known.get(addr)
+            if (
+                data is None
+                or addr in walked
+                or freed(data, self._refcnt)
+                or self._identity(data) != identity
+            ):
+                break
+            still.append(self._frame_of(data))
+        return still[::-1]
 
     def _walk(
         self, first: int, known: Dict[int, Optional[bytes]]
-    ) -> Tuple[List[RawFrame], List[int], bool, int]:
-        """(raw frames, their addresses, cut at the depth limit, quality) from ``first``,
-        with bytes from ``known`` (the sample's batch) where it has them."""
+    ) -> Tuple[List[RawFrame], List[int], List[bytes], bool, int]:
+        """(raw frames, their addresses, their bytes, cut at the depth limit, quality)
+        from ``first``, with bytes from ``known`` (the sample's batch) where it has them."""
         frames: List[RawFrame] = []
         addrs: List[int] = []
+        datas: List[bytes] = []
         quality = EXACT
         refcnt, back, codes = self._refcnt, self._back, self.codes
         seen = set()
         addr, data = first, self._frame(first, known)
         while addr:
             if len(frames) >= self.max_depth:
-                return frames, addrs, True, quality
+                return frames, addrs, datas, True, quality
             if data is None or addr in seen:
-                return frames, addrs, False, PARTLY_UNKNOWN  # unreadable, or a cycle
+                return frames, addrs, datas, False, PARTLY_UNKNOWN  # unreadable, or a cycle
             seen.add(addr)
             code, lasti = self._fields.unpack_from(data)
             frames.append((code, lasti, False))
             addrs.append(addr)
+            datas.append(data)
             caller = _PTR.unpack_from(data, back)[0]
             alive = not freed(data, refcnt)
             if known.get(addr) is not data or not alive:
@@ -392,11 +427,11 @@ class PyFrameChain(FrameChain):
             if not trusted:
                 caller = self.parents.of(addr, code)
                 if not caller:
-                    return frames, addrs, False, PARTLY_UNKNOWN
+                    return frames, addrs, datas, False, PARTLY_UNKNOWN
                 quality = REPAIRED
                 data = self._frame(caller, known)
             addr = caller
-        return frames, addrs, False, quality
+        return frames, addrs, datas, False, quality
 
     def _kept_link(self, addr: int, code: int, caller: int, data: Optional[bytes]) -> bool:
         """Whether a freed frame still links to the caller it had: true of its code's
@@ -458,7 +493,7 @@ class PyFrameChain(FrameChain):
         return code, lasti, False
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [*super()._tables(), self._guess, self._recent]
+        return [*super()._tables(), self._guess, self._recent, self._bottom]
 
 
 def _next(addrs: Sequence[int], index: int) -> int:

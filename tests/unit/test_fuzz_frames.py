@@ -146,6 +146,28 @@ def _free(process: FakeProcess, frame: int, back: Optional[int] = None) -> None:
 
 
 @pytest.mark.parametrize("version", PYFRAME_VERSIONS)
+def test_a_stack_whose_middle_is_unknown_keeps_the_frames_that_did_not_move(version: str):
+    """A chain torn below its top (here a loop) ends unknown; the outermost frames of the
+    last whole walk that the batch read unchanged (same code, instruction and caller)
+    are still suspended in the same calls, so they follow the marker; a reader that never
+    walked the thread whole has none to add."""
+    process = build(layout_of(version))
+    _, top = _top_frame_pointer(process)
+    memory = SwappableMemory(process.memory())
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+    for _ in range(2):
+        assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+    process.ptr(top + process.layout.pyframe.f_back, top)
+    memory.inner = process.memory()
+    torn = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    first, *rest = process.expected[0]
+    assert stacks(torn) == [[first, UNKNOWN, *rest], *process.expected[1:]]
+    assert torn.quality[PARTLY_UNKNOWN] == 1
+    fresh = walk(memory.inner, *walkers(process, memory.inner))
+    assert stacks(fresh)[0] == [first, UNKNOWN]
+
+
+@pytest.mark.parametrize("version", PYFRAME_VERSIONS)
 def test_a_frame_freed_since_the_instant_keeps_its_live_caller(version: str) -> None:
     """The innermost frame returned between the thread state's read and its own: its code
     is still the one that ran, and its ``f_back`` leads to a live frame, so it was no free
