@@ -666,6 +666,16 @@ class InterpreterFrameChain(FrameChain):
         adaptive = self._code_adaptive
         owner = None  # of the last frame visited
         quality = EXACT
+        if addr and not self._names_a_frame(addr, chunk, chunk_data, read_ahead):
+            # 3.11/3.12 name the current frame through a cframe on the C stack, which an
+            # eval loop entered from C (a generator resumed by ``sum``) leaves, and the
+            # C stack reuses, within microseconds: read a moment later, it names no frame.
+            # The frames below are still on the data stack, the innermost ending at its top.
+            addr = self._resumer(tstate_addr, tstate, chunk, chunk_data, [])
+            if not addr:
+                return unknown_stack([])
+            out.append(UNKNOWN)
+            quality, closed, trail = PARTLY_UNKNOWN, False, None
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
             if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
@@ -685,7 +695,7 @@ class InterpreterFrameChain(FrameChain):
                     this = older
                     older, spent, from_ahead = self._older_chunk(regions, this, older_ahead)
                     if not from_ahead:
-                        closed, quality = False, REPAIRED
+                        closed, quality = False, max(quality, REPAIRED)
                     if spent:
                         older_read.append((this, spent))
                     budget -= spent or self._chunk_data
@@ -694,7 +704,7 @@ class InterpreterFrameChain(FrameChain):
                     outside.append(addr)
                     data = read_ahead.get(addr)
                     if data is None:
-                        closed, quality = False, REPAIRED
+                        closed, quality = False, max(quality, REPAIRED)
                         try:
                             data = self.memory.read(addr, size)
                         except TargetExited:
@@ -723,7 +733,7 @@ class InterpreterFrameChain(FrameChain):
                 addr = self._resumer(tstate_addr, tstate, chunk, chunk_data, visited)
                 if not addr:
                     return unknown_stack(out)
-                quality, closed, trail = REPAIRED, False, None
+                quality, closed, trail = max(quality, REPAIRED), False, None
         self._note_frames(tstate_addr, chunk, chunk_end, visited)
         # Frames outside the chunks that recent walks met are read ahead too: a generator
         # made anew each time mostly gets one of a few addresses back.
@@ -736,6 +746,26 @@ class InterpreterFrameChain(FrameChain):
         if closed and chunk_data is not None:
             trail = _new_trail(plan, chunk_data, chunk, size, visited, made, outside, older_read)
         return raw_stack(out, False, closed, trail, quality)
+
+    def _names_a_frame(
+        self, addr: int, chunk: int, data: Optional[bytes], ahead: Dict[int, Optional[bytes]]
+    ) -> bool:
+        """Whether ``addr`` holds a frame as read: an entry frame, or one whose code is a
+        code object (a frame outside the chunk that was not read ahead is read now)."""
+        if data is not None and chunk <= addr and addr + self._frame_size <= chunk + len(data):
+            frame, off = data, addr - chunk
+        else:
+            frame, off = ahead.get(addr), 0
+            if frame is None:
+                try:
+                    frame = self.memory.read(addr, self._frame_size)
+                except TargetExited:
+                    raise
+                except MemspyError:
+                    return False
+        if self._cstack is not None and frame[off + self._owner] >= self._cstack:
+            return True
+        return self.codes.peek(_PTR.unpack_from(frame, off + self._exec)[0]) is not None
 
     def _note_frames(self, tstate_addr: int, chunk: int, end: int, visited: List[int]) -> None:
         """Keep the addresses of this walk's frames in the current chunk, with those of

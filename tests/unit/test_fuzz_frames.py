@@ -167,6 +167,27 @@ def test_a_stack_whose_middle_is_unknown_keeps_the_frames_that_did_not_move(vers
     assert stacks(fresh)[0] == [first, UNKNOWN]
 
 
+IFRAME_VERSIONS = [v for v in VERSIONS if layout_of(v).pyframe.f_code is None]
+
+
+@pytest.mark.parametrize("version", IFRAME_VERSIONS)
+def test_a_current_frame_pointer_naming_no_frame_keeps_the_data_stack(version: str):
+    """3.11+: the pointer to the current frame read as naming nothing (a cframe left and
+    its C stack reused): the frames on the data stack are still there, the innermost one
+    ending at its top, so they follow an unknown marker; never a bare unknown."""
+    process = build(layout_of(version))
+    slot, _ = _top_frame_pointer(process)
+    memory = SwappableMemory(process.memory())
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+    for _ in range(2):
+        assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+    process.ptr(slot, 0xDEAD0000)
+    memory.inner = process.memory()
+    torn = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert stacks(torn) == [[UNKNOWN, *process.expected[0]], *process.expected[1:]]
+    assert torn.quality[PARTLY_UNKNOWN] == 1
+
+
 @pytest.mark.parametrize("version", PYFRAME_VERSIONS)
 def test_a_frame_freed_since_the_instant_keeps_its_live_caller(version: str) -> None:
     """The innermost frame returned between the thread state's read and its own: its code
