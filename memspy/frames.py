@@ -674,8 +674,13 @@ class InterpreterFrameChain(FrameChain):
             addr = self._resumer(tstate_addr, tstate, chunk, chunk_data, [])
             if not addr:
                 return unknown_stack([])
-            out.append(UNKNOWN)
-            quality, closed, trail = PARTLY_UNKNOWN, False, None
+            running = self._running_generator(addr, read_ahead)
+            if running:
+                addr, quality = running, REPAIRED
+            else:
+                out.append(UNKNOWN)
+                quality = PARTLY_UNKNOWN
+            closed, trail = False, None
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
             if len(out) >= self.max_depth or len(seen) >= 2 * self.max_depth:
@@ -746,6 +751,19 @@ class InterpreterFrameChain(FrameChain):
         if closed and chunk_data is not None:
             trail = _new_trail(plan, chunk_data, chunk, size, visited, made, outside, older_read)
         return raw_stack(out, False, closed, trail, quality)
+
+    def _running_generator(self, resumer: int, ahead: Dict[int, Optional[bytes]]) -> int:
+        """The one generator frame of this sample's batch that links to ``resumer``: it
+        was running, called from there, at the sample's instant (a suspended one is
+        unlinked); 0 if none or several."""
+        linked = [
+            addr
+            for addr, data in ahead.items()
+            if data is not None
+            and data[self._owner] == self._generator
+            and _PTR.unpack_from(data, self._prev)[0] == resumer
+        ]
+        return linked[0] if len(linked) == 1 else 0
 
     def _names_a_frame(
         self, addr: int, chunk: int, data: Optional[bytes], ahead: Dict[int, Optional[bytes]]

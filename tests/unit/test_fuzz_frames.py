@@ -100,13 +100,16 @@ def test_a_deep_stack_is_cut_with_a_marker(version: str) -> None:
     assert frames[2] == truncated_frame(2)
 
 
-def _top_frame_pointer(process: FakeProcess) -> Tuple[int, int]:
-    """(address of the pointer to thread 1's innermost frame, that frame's address)."""
+def _top_frame_pointer(process: FakeProcess, thread: int = 0) -> Tuple[int, int]:
+    """(address of the pointer to the innermost frame of the thread at this index of the
+    thread list, that frame's address)."""
     layout = process.layout
     memory = process.memory()
     head = struct.unpack("<Q", memory.read(process.head_addr, 8))[0]
     tstate = struct.unpack("<Q", memory.read(head + layout.interp.tstate_head, 8))[0]
     t = layout.tstate
+    for _ in range(thread):
+        tstate = struct.unpack("<Q", memory.read(tstate + t.next, 8))[0]
     if t.frame is not None:
         slot = tstate + t.frame
     elif t.current_frame is not None:
@@ -174,7 +177,8 @@ IFRAME_VERSIONS = [v for v in VERSIONS if layout_of(v).pyframe.f_code is None]
 def test_a_current_frame_pointer_naming_no_frame_keeps_the_data_stack(version: str):
     """3.11+: the pointer to the current frame read as naming nothing (a cframe left and
     its C stack reused): the frames on the data stack are still there, the innermost one
-    ending at its top, so they follow an unknown marker; never a bare unknown."""
+    ending at its top, so they follow an unknown marker, never a bare unknown; and where
+    a generator frame of the batch links to that frame, it was the one running."""
     process = build(layout_of(version))
     slot, _ = _top_frame_pointer(process)
     memory = SwappableMemory(process.memory())
@@ -182,10 +186,14 @@ def test_a_current_frame_pointer_naming_no_frame_keeps_the_data_stack(version: s
     for _ in range(2):
         assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
     process.ptr(slot, 0xDEAD0000)
+    generator_slot, _ = _top_frame_pointer(process, 1)  # thread 2 runs a generator
+    process.ptr(generator_slot, 0xDEAD0000)
     memory.inner = process.memory()
     torn = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    # Thread 2's generator frame, read with the batch, links to the frame at the top of
+    # the data stack: it was running, and the stack is whole again.
     assert stacks(torn) == [[UNKNOWN, *process.expected[0]], *process.expected[1:]]
-    assert torn.quality[PARTLY_UNKNOWN] == 1
+    assert torn.quality == [len(process.expected) - 2, 1, 1]
 
 
 @pytest.mark.parametrize("version", PYFRAME_VERSIONS)
