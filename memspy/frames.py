@@ -23,7 +23,7 @@ from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, T
 from memspy.chains import freed, guess_regions, within_budget
 from memspy.codes import CodeCache, fields_struct
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
-from memspy.memory.base import FIRST, THEN, Memory
+from memspy.memory.base import FIRST, THEN, Memory, read_each
 from memspy.model import Frame
 from memspy.offsets import Layout
 
@@ -451,14 +451,7 @@ class PyFrameChain(FrameChain):
     def _frame(self, addr: int, known: Dict[int, Optional[bytes]]) -> Optional[bytes]:
         """A frame's bytes: from the sample's batch, else read now; None if unreadable."""
         data = known.get(addr)
-        if data is None:
-            try:
-                data = self.memory.read(addr, self._size)
-            except TargetExited:
-                raise
-            except MemspyError:
-                return None
-        return data
+        return data if data is not None else read_each(self.memory, [(addr, self._size)])[0]
 
     def _reuse(
         self, tstate_addr: int, first: int, guess: Sequence[int], prefetched: Prefetched
@@ -775,11 +768,8 @@ class InterpreterFrameChain(FrameChain):
         else:
             frame, off = ahead.get(addr), 0
             if frame is None:
-                try:
-                    frame = self.memory.read(addr, self._frame_size)
-                except TargetExited:
-                    raise
-                except MemspyError:
+                frame = read_each(self.memory, [(addr, self._frame_size)])[0]
+                if frame is None:
                     return False
         if self._cstack is not None and frame[off + self._owner] >= self._cstack:
             return True

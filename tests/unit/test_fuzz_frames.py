@@ -156,10 +156,7 @@ def test_a_stack_whose_middle_is_unknown_keeps_the_frames_that_did_not_move(vers
     walked the thread whole has none to add."""
     process = build(layout_of(version))
     _, top = _top_frame_pointer(process)
-    memory = SwappableMemory(process.memory())
-    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
-    for _ in range(2):
-        assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+    memory, threads, chain, codes = _warm_reader(process, process.memory())
     process.ptr(top + process.layout.pyframe.f_back, top)
     memory.inner = process.memory()
     torn = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
@@ -181,10 +178,7 @@ def test_a_current_frame_pointer_naming_no_frame_keeps_the_data_stack(version: s
     a generator frame of the batch links to that frame, it was the one running."""
     process = build(layout_of(version))
     slot, _ = _top_frame_pointer(process)
-    memory = SwappableMemory(process.memory())
-    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
-    for _ in range(2):
-        assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+    memory, threads, chain, codes = _warm_reader(process, process.memory())
     process.ptr(slot, 0xDEAD0000)
     generator_slot, _ = _top_frame_pointer(process, 1)  # thread 2 runs a generator
     process.ptr(generator_slot, 0xDEAD0000)
@@ -226,16 +220,22 @@ def test_a_frame_on_the_free_list_takes_the_caller_learnt_before(version: str) -
     _check_repaired_after_learning(process, healed, process.memory())
 
 
+def _warm_reader(process: FakeProcess, memory: BufferMemory):
+    """A reader that has walked ``memory`` twice, whole (the second walk reads its frames
+    with the thread states), over memory a test then swaps (``.inner``)."""
+    swappable = SwappableMemory(memory)
+    threads, chain, codes = walkers(process, swappable)  # type: ignore[arg-type]
+    for _ in range(2):
+        assert stacks(walk(swappable, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+    return swappable, threads, chain, codes
+
+
 def _check_repaired_after_learning(
     process: FakeProcess, healed: BufferMemory, torn: BufferMemory
 ) -> None:
-    """Thread 1 torn: completed by a reader that walked ``healed`` before (twice: the
-    second walk reads its frames with the thread states), unknown past its top frame for
-    one that did not; the other threads whole either way."""
-    memory = SwappableMemory(healed)
-    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
-    for _ in range(2):
-        assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+    """Thread 1 torn: completed by a reader that walked ``healed`` before, unknown past
+    its top frame for one that did not; the other threads whole either way."""
+    memory, threads, chain, codes = _warm_reader(process, healed)
     memory.inner = torn
     repaired = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
     assert stacks(repaired) == process.expected
