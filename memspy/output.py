@@ -1,10 +1,13 @@
-"""Writing a profile so that a reader never sees half of it.
+"""Writing a profile so that a reader never sees half of it, and nothing else is harmed.
 
 A long recording must not end with a truncated file, nor destroy the previous profile of
-the same name, when the disk fills or memspy is interrupted: the profile goes to a
-temporary file beside the target and is renamed over it only once complete and synced.
-Under sudo the file is handed to the invoking user, who would otherwise need root to
-delete their own profile.
+the same name, when the disk fills or memspy is interrupted: a regular file is written to
+a temporary file beside it and renamed over it only once complete and synced. That rename
+would replace whatever is at the path, so it is kept for regular files and new paths:
+a device, FIFO or terminal (``/dev/null``, ``/dev/stdout``, a named pipe) is written
+straight into, ``-`` means standard output, and a symlink is followed to the file it
+names, which is the one replaced. Under sudo a new file is handed to the invoking user,
+who would otherwise need root to delete their own profile.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Union
+from typing import BinaryIO, Callable, Optional, Union
 
 from memspy.errors import OutputError
 
 PathLike = Union[str, "os.PathLike[str]"]
+STDOUT = "-"
 
 _FULL = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file is too large"}
 if hasattr(errno, "EDQUOT"):
@@ -29,16 +34,44 @@ def _directory_of(path: Path) -> Path:
     return path.parent if str(path.parent) else Path(".")
 
 
+def _status(path: PathLike) -> Optional[os.stat_result]:
+    """What is at ``path`` once symlinks are followed; None when nothing is."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _is_stream(path: PathLike) -> bool:
+    """A path that is written into as it is (standard output, a device, a FIFO)."""
+    if str(path) == STDOUT:
+        return True
+    status = _status(path)
+    return status is not None and not stat.S_ISREG(status.st_mode) and not stat.S_ISDIR(
+        status.st_mode
+    )
+
+
+def _file_behind(path: PathLike) -> Path:
+    """The regular file a path names: a symlink (even a dangling one) is followed."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+
+
 def check_writable(path: PathLike) -> None:
     """Fail before sampling starts, not after an hour of it, when ``path`` cannot be written."""
-    target = Path(path)
+    if _is_stream(path):
+        if str(path) != STDOUT and not os.access(path, os.W_OK):
+            raise OutputError(f"cannot write {path}: permission denied",
+                              hint="choose another output path")
+        return
+    target = _file_behind(path)
     directory = _directory_of(target)
     if target.is_dir():
-        raise OutputError(f"{target} is a directory", hint="give a file name for the profile")
+        raise OutputError(f"{path} is a directory", hint="give a file name for the profile")
     if not directory.is_dir():
         problem = "is not a directory" if directory.exists() else "does not exist"
         raise OutputError(
-            f"cannot write {target}: {directory} {problem}",
+            f"cannot write {path}: {directory} {problem}",
             hint="create the directory first, or choose another output path",
         )
     try:
@@ -47,7 +80,7 @@ def check_writable(path: PathLike) -> None:
         )
     except OSError as error:
         raise OutputError(
-            f"cannot write in {directory}: {error.strerror}",
+            f"cannot write {path}: {directory} does not take new files ({error.strerror})",
             hint="choose an output path in a writable directory",
         ) from error
     os.close(probe)
@@ -70,13 +103,29 @@ def _give_to_sudo_user(fd: int) -> None:
         os.fchown(fd, int(uid), int(gid))
 
 
+def _output_error(path: PathLike, error: OSError, nothing_written: bool) -> OutputError:
+    left = "nothing was written" if nothing_written else "the output is incomplete"
+    if error.errno in _FULL:
+        return OutputError(
+            f"cannot write {path}: {_FULL[error.errno]}",
+            hint=f"free some space or choose another output path; {left}",
+        )
+    return OutputError(
+        f"cannot write {path}: {error.strerror or error}", hint=f"check the output path; {left}"
+    )
+
+
 def write_atomic(path: PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write`` on a temporary file and put it in place at ``path`` when it returns.
 
     On any exception the temporary file is removed and an existing ``path`` is untouched.
+    A stream (see the module's docstring) has no "in place": it gets the bytes directly.
     """
-    target = Path(path)
-    check_writable(target)
+    check_writable(path)
+    if _is_stream(path):
+        _write_stream(path, write)
+        return
+    target = _file_behind(path)
     fd, temporary = tempfile.mkstemp(
         dir=_directory_of(target), prefix=f".{target.name}.", suffix=".tmp"
     )
@@ -91,18 +140,24 @@ def write_atomic(path: PathLike, write: Callable[[BinaryIO], None]) -> None:
         _sync_directory(_directory_of(target))
     except OSError as error:
         _remove(temporary)
-        if error.errno in _FULL:
-            raise OutputError(
-                f"cannot write {target}: {_FULL[error.errno]}",
-                hint="free some space or choose another output path; nothing was written",
-            ) from error
-        raise OutputError(
-            f"cannot write {target}: {error.strerror or error}",
-            hint="check the output path; nothing was written",
-        ) from error
+        raise _output_error(path, error, nothing_written=True) from error
     except BaseException:
         _remove(temporary)
         raise
+
+
+def _write_stream(path: PathLike, write: Callable[[BinaryIO], None]) -> None:
+    try:
+        if str(path) == STDOUT:
+            write(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        with open(path, "wb") as stream:
+            write(stream)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise _output_error(path, error, nothing_written=False) from error
 
 
 def _sync_directory(directory: Path) -> None:

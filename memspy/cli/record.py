@@ -18,7 +18,7 @@ from memspy.cli.options import output_options, stack_options
 from memspy.collectors import StackOptions, create, format_for_path
 from memspy.frames import DEFAULT_MAX_DEPTH
 from memspy.model import ProfileInfo
-from memspy.output import check_writable, write_atomic
+from memspy.output import STDOUT, check_writable, write_atomic
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
 from memspy.recording import Recording, attach_child, exit_status, stack_quality
@@ -246,5 +246,6 @@ def _report(
     if summary_path:
         write_atomic(summary_path, lambda f: f.write(summary.markdown().encode()))
         _say(f"wrote summary to {summary_path}")
-    _say(f"wrote {recording.collector.name} profile to {output}")
+    where = "standard output" if output == STDOUT else output
+    _say(f"wrote {recording.collector.name} profile to {where}")
 

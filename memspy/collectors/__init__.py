@@ -14,6 +14,7 @@ from memspy.collectors.pprof import PprofCollector
 from memspy.collectors.speedscope import SpeedscopeCollector
 from memspy.errors import OutputError
 from memspy.model import ProfileInfo
+from memspy.output import STDOUT
 
 FORMATS: dict[str, type[Collector]] = {
     cls.name: cls
@@ -37,6 +38,11 @@ def _extensions() -> dict[str, str]:
 def format_for_path(path: str) -> str:
     """The format a file name implies; the longest matching extension wins, so
     ``x.trace.json`` is chrometrace although ``.json`` alone means speedscope."""
+    if str(path) == STDOUT:
+        raise OutputError(
+            "-o - writes to standard output, which has no file name to tell the format by",
+            hint="choose one with --format, e.g. -f collapsed",
+        )
     lowered = str(path).lower()
     table = _extensions()
     for extension in sorted(table, key=len, reverse=True):

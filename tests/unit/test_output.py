@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -79,7 +80,7 @@ def test_target_is_a_directory(tmp_path: Path) -> None:
 
 def test_directory_not_writable(tmp_path: Path) -> None:
     # Root ignores permission bits but not a read-only file system; /proc is one for both.
-    with pytest.raises(OutputError, match="cannot write in /proc"):
+    with pytest.raises(OutputError, match="cannot write /proc/out.json: /proc does not take new files"):
         check_writable("/proc/out.json")
 
 
@@ -110,3 +111,65 @@ def test_file_size_limit_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> 
     assert "the file is too large" in result.stdout and "nothing was written" in result.stdout
     assert target.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
+
+
+def _device(path: Path, minor: int) -> Path:
+    """A copy of one of /dev's memory devices (1, minor), so a failing test harms no real one."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    return path
+
+
+def test_a_device_is_written_into_not_replaced(tmp_path: Path) -> None:
+    """A character device stays one (as root, `-o /dev/null` must not destroy /dev/null)."""
+    device = _device(tmp_path / "null", 3)
+    write_atomic(device, lambda stream: stream.write(b"profile"))
+    assert stat.S_ISCHR(device.stat().st_mode)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_full_device_is_a_clear_error_and_stays_a_device(tmp_path: Path) -> None:
+    device = _device(tmp_path / "full", 7)
+    with pytest.raises(OutputError, match=f"cannot write {device}: the disk is full"):
+        write_atomic(device, lambda stream: stream.write(b"x" * 100000))
+    assert stat.S_ISCHR(device.stat().st_mode)
+
+
+def test_a_fifo_gets_the_bytes(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    write_atomic(fifo, lambda stream: stream.write(b"through the pipe"))
+    assert reader.communicate(timeout=30)[0] == b"through the pipe"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_a_symlink_is_followed_and_the_file_it_names_replaced(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_atomic(link, lambda stream: stream.write(b"new"))
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes() == b"new"
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "made.json")
+    write_atomic(dangling, lambda stream: stream.write(b"made"))
+    assert dangling.is_symlink() and (tmp_path / "made.json").read_bytes() == b"made"
+
+
+def test_a_symlink_to_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "dir")
+    with pytest.raises(OutputError, match="is a directory"):
+        write_atomic(tmp_path / "link", lambda stream: stream.write(b"x"))
+
+
+def test_dash_is_standard_output() -> None:
+    script = (
+        "from memspy.output import write_atomic; "
+        "write_atomic('-', lambda stream: stream.write(b'to stdout'))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"to stdout", b"")
