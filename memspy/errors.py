@@ -66,3 +66,15 @@ class LayoutMismatch(MemspyError):
     """The target's own _Py_DebugOffsets disagree with memspy's generated table."""
 
     exit_code = 6
+
+
+class CommandNotFound(MemspyError):
+    """The command memspy was asked to start does not exist; exits as a shell does."""
+
+    exit_code = 127
+
+
+class CommandNotExecutable(MemspyError):
+    """The command memspy was asked to start exists but cannot be run; as a shell, 126."""
+
+    exit_code = 126

@@ -23,7 +23,7 @@ from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, T
 from memspy.chains import freed, guess_regions, within_budget
 from memspy.codes import CodeCache, fields_struct
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
-from memspy.memory.base import FIRST, THEN, Memory, read_each
+from memspy.memory.base import FIRST, LAST, THEN, Memory, read_each
 from memspy.model import Frame
 from memspy.offsets import Layout
 
@@ -164,13 +164,15 @@ class FrameChain:
         return self._plan
 
     def _set_guesses(
-        self, tstate_addr: int, regions: List[Tuple[int, int]], first: int = 0
+        self, tstate_addr: int, regions: List[Tuple[int, int]], first: int = 0, last: int = 0
     ) -> None:
         """The thread's read-ahead: its ``first`` regions name its frames and are read
-        with the thread states, the others after them (see ``ProcessMemory.read_some``)."""
+        with the thread states, its ``last`` ones after everything else (a frame pointer
+        read again), the others in between (see ``ProcessMemory.read_some``)."""
         if self._guesses.get(tstate_addr) != regions:
             self._guesses[tstate_addr] = regions
-            self._stages[tstate_addr] = [FIRST] * first + [THEN] * (len(regions) - first)
+            middle = len(regions) - first - last
+            self._stages[tstate_addr] = [FIRST] * first + [THEN] * middle + [LAST] * last
             self._plan = None
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
@@ -298,6 +300,45 @@ class Parents:
         return link[1] if link is not None and link[0] == code else 0
 
 
+class CallSites:
+    """Where a caller was suspended while it called a function, learnt from walks that
+    read both frames at one instant. A callee that returned between the read of the
+    thread's frame pointer and the reads of the frames leaves its caller's position from
+    a later moment (a worker shown calling ``m`` from the ``sleep`` it went on to): a
+    stack that never existed. The caller's position at the instant was its call site,
+    taken from here when one site is known for that caller and callee."""
+
+    def __init__(self) -> None:
+        # (caller frame, its code, the callee's code) -> how often each position was seen.
+        # Not keyed by the callee's frame: threads calling one function share and swap its
+        # frames. Counted, not set once: a read torn in a way no check sees may teach a
+        # wrong site now and then, and must not hide the right one for good.
+        self._sites: Dict[Tuple[int, int, int], Dict[int, int]] = {}
+
+    def learn(self, caller: int, code: int, callee_code: int, position: int) -> None:
+        key = (caller, code, callee_code)
+        seen = self._sites.get(key)
+        if seen is None:
+            if len(self._sites) >= MAX_PARENTS:
+                self._sites.clear()
+            self._sites[key] = {position: 1}
+        else:
+            seen[position] = seen.get(position, 0) + 1
+
+    def of(self, caller: int, code: int, callee_code: int) -> Optional[int]:
+        """The place where this caller calls that code, or None when none was seen or
+        no place has nine in ten of the sightings (a function called from two places)."""
+        seen = self._sites.get((caller, code, callee_code))
+        if not seen:
+            return None
+        best = max(seen, key=seen.__getitem__)
+        return best if 10 * seen[best] >= 9 * sum(seen.values()) else None
+
+
+# A ≤3.10 walk: raw frames, their addresses, their bytes, cut at the depth limit, quality.
+_Walked = Tuple[List[RawFrame], List[int], List[bytes], bool, int]
+
+
 class PyFrameChain(FrameChain):
     """2.7-3.10: follow ``tstate->frame`` and ``f_back``; lines from ``f_lasti``.
 
@@ -329,24 +370,40 @@ class PyFrameChain(FrameChain):
         # Thread state -> its last whole walk, outermost first: (frame, its identity).
         self._bottom: Dict[int, List[Tuple[int, Tuple[int, int, int]]]] = {}
         self.parents = Parents()
+        self.call_sites = CallSites()
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         guess = self._guess.get(tstate_addr, [])
         addrs = guess + self._recent.get(tstate_addr, [])
         regions = guess_regions(addrs, self._size, self.max_depth + RECENT_FRAMES)
-        self._set_guesses(tstate_addr, regions)
+        # The frame pointer once more, after the frames: whether the stack moved meanwhile.
+        regions.append((tstate_addr + self._top_off, 8))
+        self._set_guesses(tstate_addr, regions, last=1)
         return regions
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
         self._asked.pop(tstate_addr, None)  # the read-ahead changes with this walk
+        prefetched, after = prefetched[:-1], prefetched[-1]
         first = _PTR.unpack_from(tstate, self._top_off)[0]
+        # The frame the thread ran once its frames were read, if not the one it ran at the
+        # instant: the innermost frame may have returned (its caller moved on since).
+        moved = _PTR.unpack_from(after, 0)[0] if after is not None else 0
+        moved = moved if moved != first else 0
         guess = self._guess.get(tstate_addr, [])
         recent = self._recent.get(tstate_addr, [])
-        reused = self._reuse(tstate_addr, first, guess, prefetched)
-        if reused is not None:
-            return reused
+        if not moved:
+            reused = self._reuse(tstate_addr, first, guess, prefetched)
+            if reused is not None:
+                self._learn_site(guess, reused.frames)
+                return reused
         known = dict(zip(guess + recent, prefetched))
         frames, addrs, datas, cut, quality = self._walk(first, known)
+        if quality == EXACT and not moved:
+            self._learn_site(addrs, frames)
+        elif frames:
+            frames, addrs, datas, cut, quality = self._from_call_site(
+                (frames, addrs, datas, cut, quality), moved, known
+            )
         walked = set(addrs)
         older = [a for a in recent if a not in walked]
         older += [a for a in guess if a not in walked and a not in older]
@@ -362,6 +419,46 @@ class PyFrameChain(FrameChain):
                 (addr, self._identity(data)) for addr, data in zip(addrs[::-1], datas[::-1])
             ]
         return raw_stack(frames, cut, closed, addrs, quality)
+
+    def _from_call_site(
+        self, walked: _Walked, moved: int, known: Dict[int, Optional[bytes]]
+    ) -> _Walked:
+        """The walk with the innermost frame's caller at its call site, where the innermost
+        frame returned after the instant (freed, or the thread runs another frame since)
+        and the call site of that frame from that caller is known. The caller is the frame
+        the thread went back to when it runs one the call site was learnt from: the
+        innermost frame's ``f_back`` may name another thread's frame by then (≤3.10 gives
+        a returned function's frame to its next call, in any thread)."""
+        frames, addrs, datas, cut, quality = walked
+        callee, code = addrs[0], frames[0][0]
+        linked = addrs[1] if len(addrs) > 1 else 0
+        if len(datas) > 1 and freed(datas[0], self._refcnt):
+            quality = max(quality, REPAIRED)
+        elif not moved:
+            return walked
+        for caller in (moved, linked):
+            if not caller:
+                continue
+            data = datas[1] if caller == linked else self._frame(caller, known)
+            if data is None:
+                continue
+            site = self.call_sites.of(caller, self._fields.unpack_from(data)[0], code)
+            if site is None:
+                continue
+            if caller != linked:
+                rest, rest_addrs, rest_datas, cut, quality = self._walk(caller, known)
+                frames, addrs = frames[:1] + rest, [callee, *rest_addrs]
+                datas = datas[:1] + rest_datas
+            if len(frames) > 1 and frames[1][1] != site:
+                frames[1] = (frames[1][0], site, False)
+                quality = max(quality, REPAIRED)
+            break
+        return frames, addrs, datas, cut, quality
+
+    def _learn_site(self, addrs: Sequence[int], frames: Sequence[RawFrame]) -> None:
+        """Where the caller of the innermost frame was, from a walk read at one instant."""
+        if len(addrs) > 1 and len(frames) > 1:
+            self.call_sites.learn(addrs[1], frames[1][0], frames[0][0], frames[1][1])
 
     def _identity(self, data: bytes) -> Tuple[int, int, int]:
         """What a frame runs, where, and for whom: (code, f_lasti, f_back)."""
@@ -389,9 +486,7 @@ class PyFrameChain(FrameChain):
             still.append(self._frame_of(data))
         return still[::-1]
 
-    def _walk(
-        self, first: int, known: Dict[int, Optional[bytes]]
-    ) -> Tuple[List[RawFrame], List[int], List[bytes], bool, int]:
+    def _walk(self, first: int, known: Dict[int, Optional[bytes]]) -> _Walked:
         """(raw frames, their addresses, their bytes, cut at the depth limit, quality)
         from ``first``, with bytes from ``known`` (the sample's batch) where it has them."""
         frames: List[RawFrame] = []
@@ -545,6 +640,7 @@ class InterpreterFrameChain(FrameChain):
         # from the sample's batch, at its instant, not read whole a second time, later.
         self._chunk_ends: Dict[int, Tuple[int, int]] = {}
         self._thread = o.thread
+        self.call_sites = CallSites()
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """The current chunk's used part and a little more (next time the stack may be a
@@ -582,9 +678,13 @@ class InterpreterFrameChain(FrameChain):
         outside = self._outside.get(tstate_addr, [])
         older = self._older.get(tstate_addr, [])
         regions += [(addr, self._frame_size) for addr in outside] + older
+        # The frame pointer once more, after the frames: whether the stack moved meanwhile.
+        again = [(addr + self._cframe_current, 8) for addr in cframes] or [
+            (tstate_addr + self._current_off, 8)
+        ]
         self._plans[tstate_addr] = (chunk, outside, older, cframes)
-        self._set_guesses(tstate_addr, regions, len(cframes))
-        return regions
+        self._set_guesses(tstate_addr, regions + again, len(cframes), len(again))
+        return regions + again
 
     def _tables(self) -> List[Dict[int, object]]:
         return [
@@ -619,9 +719,11 @@ class InterpreterFrameChain(FrameChain):
         chunk, outside_guess, older_guess, cframes = self._plans.pop(
             tstate_addr, (0, [], [], [])
         )
-        prefetched = list(prefetched)
+        again = max(len(cframes), 1)
+        prefetched, after = list(prefetched[:-again]), prefetched[-again:]
         if self._current_off is not None:
             addr = _PTR.unpack_from(tstate, self._current_off)[0]
+            pointer_after = after[0]
         else:
             pointers, prefetched = prefetched[: len(cframes)], prefetched[len(cframes) :]
             cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
@@ -629,6 +731,11 @@ class InterpreterFrameChain(FrameChain):
             if pointer is None:
                 raise RemoteReadError("cannot read the thread's current frame pointer")
             addr = _PTR.unpack_from(pointer, 0)[0]
+            pointer_after = after[cframes.index(cframe)]
+        # The frame the thread ran once the frames were read, when it changed since the
+        # instant (0 if not): its callee may have returned, and its position moved on.
+        moved = _PTR.unpack_from(pointer_after, 0)[0] if pointer_after is not None else 0
+        moved = moved if moved != addr else 0
         chunk_data = prefetched.pop(0) if chunk and prefetched else None
         read_ahead = dict(zip(outside_guess, prefetched))
         older_ahead = dict(zip([a for a, _ in older_guess], prefetched[len(outside_guess) :]))
@@ -645,7 +752,7 @@ class InterpreterFrameChain(FrameChain):
         plan = (chunk, outside_guess, older_guess, tuple(prefetched))
         last = self._remembered.get(tstate_addr)
         trail: Optional[_Trail] = last.raw.trail if last is not None else None  # type: ignore
-        if trail is not None and (chunk_data is None or trail.plan != plan):
+        if trail is not None and (chunk_data is None or trail.plan != plan or moved):
             trail = None
         budget = MAX_CHUNK_READ_BYTES
         out: List[RawFrame] = []
@@ -659,11 +766,18 @@ class InterpreterFrameChain(FrameChain):
         adaptive = self._code_adaptive
         owner = None  # of the last frame visited
         quality = EXACT
-        if addr and not self._names_a_frame(addr, chunk, chunk_data, read_ahead):
+        innermost: List[Tuple[int, int]] = []  # two innermost frames: (address, index in out)
+        if addr:
+            stale = not self._names_a_frame(addr, chunk, chunk_data, read_ahead)
+        else:
+            top = _PTR.unpack_from(tstate, self._top_off)[0]
+            stale = chunk_data is not None and chunk + self._chunk_data < top <= chunk_end
+        if stale:
             # 3.11/3.12 name the current frame through a cframe on the C stack, which an
             # eval loop entered from C (a generator resumed by ``sum``) leaves, and the
             # C stack reuses, within microseconds: read a moment later, it names no frame.
-            # The frames below are still on the data stack, the innermost ending at its top.
+            # A cframe being set up names none yet (NULL) while Python frames are on the
+            # data stack. The frames below are still there, the innermost ending at its top.
             addr = self._resumer(tstate_addr, tstate, chunk, chunk_data, [])
             if not addr:
                 return unknown_stack([])
@@ -685,6 +799,10 @@ class InterpreterFrameChain(FrameChain):
                 if trail is not None:
                     reused = self._reuse(tstate_addr, trail, addr, chunk_data, out, visited, made)
                     if reused is not None:
+                        owner = buf[off + owner_off]
+                        if len(innermost) == 1 and (cstack is None or owner < cstack):
+                            innermost.append((addr, len(out)))  # the first frame reused
+                        self._learn_site(innermost, reused.frames)
                         return reused
             else:
                 trail = None  # what comes next depends on what was read until here
@@ -717,6 +835,8 @@ class InterpreterFrameChain(FrameChain):
             if cstack is None or owner < cstack:
                 code = _PTR.unpack_from(buf, off + exec_off)[0]
                 instr = _PTR.unpack_from(buf, off + instr_off)[0]
+                if len(innermost) < 2:
+                    innermost.append((addr, len(out)))
                 out.append((code, (instr - code - adaptive) // 2, owner != generator))
                 made.append(True)
             else:
@@ -741,9 +861,27 @@ class InterpreterFrameChain(FrameChain):
         self._outside[tstate_addr] = outside
         self._older[tstate_addr] = older_read
         trail = None
+        if moved:
+            closed = False
+            if len(innermost) == 2 and innermost[1][0] == moved:
+                # The innermost frame returned while the frames were read: its caller
+                # was at the call, wherever it was read.
+                (_, first), (caller, index) = innermost
+                site = self.call_sites.of(caller, out[index][0], out[first][0])
+                if site is not None:
+                    out[index] = (out[index][0], site, out[index][2])
+                quality = max(quality, REPAIRED)
+        elif quality == EXACT:
+            self._learn_site(innermost, out)
         if closed and chunk_data is not None:
             trail = _new_trail(plan, chunk_data, chunk, size, visited, made, outside, older_read)
         return raw_stack(out, False, closed, trail, quality)
+
+    def _learn_site(self, innermost: List[Tuple[int, int]], frames: Sequence[RawFrame]) -> None:
+        """Where the caller of the innermost frame was, from a walk read at one instant."""
+        if len(innermost) == 2:
+            (_, first), (caller, second) = innermost
+            self.call_sites.learn(caller, frames[second][0], frames[first][0], frames[second][1])
 
     def _running_generator(self, resumer: int, ahead: Dict[int, Optional[bytes]]) -> int:
         """The one generator frame of this sample's batch that links to ``resumer``: it

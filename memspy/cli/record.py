@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 
 import click
 
+from memspy import launch
 from memspy.cli import main
 from memspy.cli.common import reports_errors
 from memspy.cli.options import output_options, stack_options
@@ -102,8 +103,12 @@ def record(
     Runs until Ctrl-C, the target's exit or --duration. With a command, memspy exits with
     the command's own exit status. Its own messages go to stderr only.
     """
+    if command and command[0].startswith("-"):
+        # Unknown options are kept for the command (``-- python -X dev``), so a misspelt
+        # one of ours arrives here: name it, rather than try to run it.
+        raise click.UsageError(f"no such option: {command[0]}")
     if (pid is None) == (not command):
-        raise click.UsageError("give either -p PID or a command after --")
+        raise click.UsageError("give either -p PID or a command after --, not both")
     if output is None:
         output = time.strftime("memspy-%Y%m%d-%H%M%S.speedscope.json")
     fmt = fmt or format_for_path(output)
@@ -112,7 +117,7 @@ def record(
         check_writable(summary_path)
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
     stop = Stop()
-    child = subprocess.Popen(list(command)) if command else None
+    child = launch.start(command) if command else None
     previous = _install_signal_handlers(stop, child)
     try:
         _run(

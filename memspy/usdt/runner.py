@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from memspy import launch
 from memspy.errors import MemspyError
 from memspy.usdt.inspect import NO_PROBES_MEANING, ProbeReport, probes_of_file
 from memspy.usdt.program import LOG_HEADER, STRLEN, build_program, needs_line_probe
@@ -61,10 +62,7 @@ def require_probes(report: ProbeReport) -> None:
 
 def command_target(command: Sequence[str]) -> Target:
     """The interpreter file that ``command`` will run: its executable, else its libpython."""
-    exe = shutil.which(command[0])
-    if exe is None:
-        raise MemspyError(f"command not found: {command[0]}")
-    exe = os.path.realpath(exe)
+    exe = os.path.realpath(launch.resolve(command))
     query = (
         "import json, sys, sysconfig, os; c = sysconfig.get_config_var; "
         "print(json.dumps([list(sys.version_info[:3]), "

@@ -1,6 +1,7 @@
 """A deep stack whose top never holds still: 250 frames of recursion (one of them a
 generator, which on 3.11+ keeps its frame outside the thread's data stack), then a loop
-that calls and returns. Runs on 2.7 and 3.x alike. Prints "ready" once started."""
+that calls and returns. Runs on 2.7 and 3.x alike. Prints "ready" once the whole depth is reached: printed
+before the recursion, a busy machine could let a reader see a stack still growing."""
 
 import sys
 
@@ -16,6 +17,8 @@ def leaf(n):
 
 
 def spin():
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     while True:
         leaf(50)
         leaf(10)
@@ -35,6 +38,4 @@ def descend(depth):
 
 if __name__ == "__main__":
     sys.setrecursionlimit(5000)
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
     descend(DEPTH)

@@ -125,13 +125,18 @@ FIRSTLINENO = 100
 
 
 def line_table(layout: Layout, offset: int) -> bytes:
-    """A table of the layout's format mapping positions 0-7 to ``firstlineno + offset``."""
+    """A table of the layout's format mapping positions 0-7 to ``firstlineno + offset``
+    and 8-15 to the line after it (``LATER``: where a caller goes on to)."""
     kind = layout.features.linetable
     if kind in ("lnotab", "lnotab_unsigned"):
-        return bytes([0, offset])
+        return bytes([0, offset, 8, 1])
     if kind == "linetable310":
-        return bytes([16, offset])
-    return bytes([0x80 | 13 << 3 | 7, offset << 1])  # one 8-unit entry, "line delta" form
+        return bytes([16, offset, 16, 1])
+    # Two 8-unit entries in the "line delta" form.
+    return bytes([0x80 | 13 << 3 | 7, offset << 1, 0x80 | 13 << 3 | 7, 1 << 1])
+
+
+LATER = 11  # a position on the line after the one frames are built at
 
 
 # Names with every string kind and escape sequences (names are data, never code).

@@ -14,13 +14,14 @@ import time
 from typing import List, Optional, Sequence, Tuple
 
 import pytest
-from fakeprocess import BASE, FakeProcess, build, walkers
+from fakeprocess import BASE, LATER, FakeProcess, build, walkers
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import MemspyError, RemoteReadError
-from memspy.frames import PARTLY_UNKNOWN, truncated_frame
+from memspy.frames import PARTLY_UNKNOWN, CallSites, truncated_frame
 from memspy.memory import BufferMemory
+from memspy.memory.base import FIRST, read_each
 from memspy.model import Frame
 from memspy.offsets import SUPPORTED, load_layout
 from memspy.walk import Walk, walk
@@ -171,17 +172,19 @@ IFRAME_VERSIONS = [v for v in VERSIONS if layout_of(v).pyframe.f_code is None]
 
 
 @pytest.mark.parametrize("version", IFRAME_VERSIONS)
-def test_a_current_frame_pointer_naming_no_frame_keeps_the_data_stack(version: str):
+@pytest.mark.parametrize("pointer", [0xDEAD0000, 0], ids=["stale", "null"])
+def test_a_current_frame_pointer_naming_no_frame_keeps_the_data_stack(version: str, pointer):
     """3.11+: the pointer to the current frame read as naming nothing (a cframe left and
-    its C stack reused): the frames on the data stack are still there, the innermost one
-    ending at its top, so they follow an unknown marker, never a bare unknown; and where
-    a generator frame of the batch links to that frame, it was the one running."""
+    its C stack reused, or one being set up: NULL): the frames on the data stack are still
+    there, the innermost one ending at its top, so they follow an unknown marker, never an
+    empty or bare unknown stack; and where a generator frame of the batch links to that
+    frame, it was the one running."""
     process = build(layout_of(version))
     slot, _ = _top_frame_pointer(process)
     memory, threads, chain, codes = _warm_reader(process, process.memory())
-    process.ptr(slot, 0xDEAD0000)
+    process.ptr(slot, pointer)
     generator_slot, _ = _top_frame_pointer(process, 1)  # thread 2 runs a generator
-    process.ptr(generator_slot, 0xDEAD0000)
+    process.ptr(generator_slot, pointer)
     memory.inner = process.memory()
     torn = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
     # Thread 2's generator frame, read with the batch, links to the frame at the top of
@@ -264,6 +267,68 @@ def test_a_stack_torn_at_a_generator_takes_the_caller_learnt_before(version: str
     back = layout.pyframe.f_back
     process.ptr(top + (back if back is not None else layout.iframe.previous), 0)
     _check_repaired_after_learning(process, healed, process.memory())
+
+
+class TornBatch(SwappableMemory):
+    """One batched read across a change: its first stage (thread states, frame pointers)
+    reads ``before``, the rest reads ``inner`` (after), as a thread that moved on during
+    the read leaves it."""
+
+    def __init__(self, before: BufferMemory) -> None:
+        super().__init__(before)
+        self.before = before
+
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]:
+        return [
+            read_each(self.before if stage == FIRST else self.inner, [region])[0]
+            for region, stage in zip(regions, stages or [FIRST] * len(regions))
+        ]
+
+
+def _return_from_top(process: FakeProcess) -> None:
+    """Thread 1's innermost frame returns, and its caller goes on to its next line."""
+    slot, top = _top_frame_pointer(process)
+    layout = process.layout
+    if layout.pyframe.f_back is not None:
+        caller = struct.unpack("<Q", process.memory().read(top + layout.pyframe.f_back, 8))[0]
+        _free(process, top)
+        process.put(caller + layout.pyframe.f_lasti, "<i", LATER)
+    else:
+        f = layout.iframe
+        caller = struct.unpack("<Q", process.memory().read(top + f.previous, 8))[0]
+        code = struct.unpack("<Q", process.memory().read(caller + f.executable, 8))[0]
+        process.ptr(caller + f.instr, code + layout.code.code_adaptive + 2 * LATER)
+    process.ptr(slot, caller)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("learnt", [True, False], ids=["learnt", "forgotten"])
+def test_a_callee_returning_during_the_read_leaves_its_caller_at_the_call(version, learnt):
+    """The thread ran its innermost frame when its frame pointer was read, and had
+    returned from it, its caller on the next line, when the frames were read: the stack
+    of that instant has the caller at its call, as learnt from earlier walks. Without
+    what was learnt it would show a stack that never existed (the tear is real)."""
+    process = build(layout_of(version))
+    memory = TornBatch(process.memory())
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+    for _ in range(2):
+        walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    if not learnt:
+        chain.call_sites = CallSites()
+    _return_from_top(process)
+    memory.inner = process.memory()
+    torn = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    if learnt:
+        assert stacks(torn) == process.expected
+        assert torn.quality == [len(process.expected) - 1, 1, 0]
+    else:
+        callee, (name, filename, line), *rest = stacks(torn)[0]
+        assert [callee, (name, filename), *rest] == [
+            process.expected[0][0], process.expected[0][1][:2], *process.expected[0][2:]
+        ]
+        assert line == process.expected[0][1][2] + 1
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -80,7 +80,7 @@ def test_target_is_a_directory(tmp_path: Path) -> None:
 
 def test_directory_not_writable(tmp_path: Path) -> None:
     # Root ignores permission bits but not a read-only file system; /proc is one for both.
-    with pytest.raises(OutputError, match="cannot write /proc/out.json: /proc does not take new files"):
+    with pytest.raises(OutputError, match="/proc/out.json: /proc does not take new files"):
         check_writable("/proc/out.json")
 
 
