@@ -6,7 +6,6 @@ import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
-from memspy.errors import MemspyError
 from memspy.usdt.inspect import NO_PROBES_MEANING, ProbeReport, probes_of_file, probes_of_process
 
 
@@ -55,8 +54,8 @@ def probes(pid: int | None, path: str | None) -> None:
     are enabled right now.
     """
     if (pid is None) == (path is None):
-        raise MemspyError(
-            "give either -p PID or PATH", "memspy probes -p 1234, or memspy probes /usr/bin/python3"
+        raise click.UsageError(
+            "give either -p PID or PATH: memspy probes -p 1234, or memspy probes /usr/bin/python3"
         )
     report = probes_of_process(pid) if pid is not None else probes_of_file(path)
     click.echo(_describe(report))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 
@@ -124,8 +125,25 @@ def trace(
         log = save_log or os.path.join(scratch, "events.log")
         notes = run(target, log, duration)
         # bpftrace can lose its END output in a full ring buffer: what arrived is kept.
-        _report(convert(log, output, fmt, info, options, allow_truncated=True), output, notes)
+        stats = convert(log, output, fmt, info, options, allow_truncated=True)
+        _report(stats, output, notes)
     _top_functions(output)
+    if command:
+        sys.exit(_command_status(stats.exit_status))
+
+
+def _command_status(status: int | None) -> int:
+    """Exit as the command did, as ``record`` does (a CI step then fails when it fails)."""
+    if status is None:
+        click.echo(
+            "memspy: the command's exit status is unknown (it did not exit by itself: "
+            "killed by a signal, or still running when tracing stopped)",
+            err=True,
+        )
+        return 1
+    if status:
+        click.echo(f"memspy: the command exited with status {status}", err=True)
+    return status
 
 
 def _target(pid: int | None, command: tuple[str, ...]) -> Target:

@@ -59,6 +59,7 @@ class LogStats:
     initial_frames: int = 0  # frames already running when tracing began
     start: float = 0.0
     end: float = 0.0
+    exit_status: int | None = None  # of the command bpftrace started, when it exited
     notes: list[str] = field(default_factory=list)
 
 
@@ -103,6 +104,8 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
                     yield _parse_line(text, number, path)
                 elif text == LOG_HEADER:
                     seen_header = True
+                elif text.startswith("X\t") and text[2:].lstrip("-").isdigit():
+                    stats.exit_status = int(text[2:]) & 0xFF  # as a parent's wait() sees it
                 elif text == LOG_END:
                     ended = True
                 elif _LOST.match(text):

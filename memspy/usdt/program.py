@@ -6,6 +6,7 @@ The log is plain text so it can be captured on one machine and converted on anot
     E<TAB>nsecs<TAB>pid<TAB>tid<TAB>filename<TAB>function<TAB>line     (function__entry)
     R<TAB>... same fields ...                                          (function__return)
     L<TAB>... same fields ...                                          (line, optional)
+    X<TAB>status                      (the exit status of a command bpftrace started)
     # end
 
 ``nsecs`` is bpftrace's monotonic clock. The ``line`` probe serves two purposes on
@@ -31,8 +32,10 @@ def _probe(binary: str, name: str) -> str:
     return f"usdt:{binary}:python:{name}"
 
 
-def build_program(binary: str, with_line: bool) -> str:
-    """The program for the interpreter ``binary`` (a python executable or libpython)."""
+def build_program(binary: str, with_line: bool, command: bool = False) -> str:
+    """The program for the interpreter ``binary`` (a python executable or libpython);
+    with ``command``, for a command bpftrace starts (``-c``), whose exit status it logs:
+    bpftrace itself exits 0 whatever the command did."""
     reset = "@fn[tid] = 0; @file[tid] = 0;" if with_line else ""
     parts = [
         f"// memspy trace program; run with BPFTRACE_STRLEN={STRLEN} and save stdout",
@@ -44,6 +47,11 @@ def build_program(binary: str, with_line: bool) -> str:
         parts.append(
             f"{_probe(binary, 'line')} /@fn[tid] != (int64)arg1 || @file[tid] != (int64)arg0/ "
             f'{{ @fn[tid] = arg1; @file[tid] = arg0; printf("L{_FIELDS}", {_ARGS}); }}'
+        )
+    if command:
+        parts.append(
+            "tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ "
+            '{ printf("X\\t%d\\n", args->error_code); }'
         )
     end = "clear(@fn); clear(@file); " if with_line else ""
     parts.append(f'END {{ {end}printf("{LOG_END}\\n"); }}')

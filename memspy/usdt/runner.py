@@ -12,9 +12,12 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from memspy import launch
 from memspy.errors import MemspyError
@@ -63,6 +66,14 @@ def require_probes(report: ProbeReport) -> None:
 def command_target(command: Sequence[str]) -> Target:
     """The interpreter file that ``command`` will run: its executable, else its libpython."""
     exe = os.path.realpath(launch.resolve(command))
+    spaced = [arg for arg in command if not arg or any(c.isspace() for c in arg)]
+    if spaced:
+        # bpftrace (-c) splits its command at spaces, with no quoting.
+        raise MemspyError(
+            "bpftrace cannot pass an empty argument or one with spaces to a command: "
+            f"{spaced[0]!r}",
+            "put the code in a file, or start the command yourself and trace it with -p PID",
+        )
     query = (
         "import json, sys, sysconfig, os; c = sysconfig.get_config_var; "
         "print(json.dumps([list(sys.version_info[:3]), "
@@ -111,7 +122,7 @@ def run(target: Target, log_path: str, duration: float | None) -> list[str]:
             "CPython 3.11 fires function__entry only while the line probe is traced "
             "(CPython issue 98894): tracing line as well, which slows the target more"
         )
-    program = build_program(target.report.attach_path, with_line)
+    program = build_program(target.report.attach_path, with_line, bool(target.command))
     program_path = log_path + ".bt"
     with open(program_path, "w") as f:
         f.write(program)
@@ -119,10 +130,18 @@ def run(target: Target, log_path: str, duration: float | None) -> list[str]:
     argv += ["-p", str(target.pid)] if target.pid else ["-c", shlex.join(target.command)]
     # A bigger ring buffer than bpftrace's 64 pages per CPU: a busy target fills it.
     env = dict(os.environ, BPFTRACE_STRLEN=str(STRLEN), BPFTRACE_PERF_RB_PAGES=str(RING_PAGES))
+    # bpftrace writes two empty lines to its stdout as it exits; a command it starts
+    # shares that stdout, so the command's output is passed on without them.
+    stdout = subprocess.PIPE if target.command else subprocess.DEVNULL
     with open(log_path + ".err", "w+") as errors:
         try:
-            process = subprocess.Popen(argv + [program_path], env=env, stderr=errors)
+            process = subprocess.Popen(
+                argv + [program_path], env=env, stderr=errors, stdout=stdout
+            )
+            forwarder = _forward(process.stdout) if process.stdout is not None else None
             _wait(process, log_path, duration)
+            if forwarder is not None:
+                forwarder.join()
         finally:
             os.unlink(program_path)
         errors.seek(0)
@@ -131,6 +150,31 @@ def run(target: Target, log_path: str, duration: float | None) -> list[str]:
     if process.returncode not in (0, -signal.SIGINT):
         raise TracerUnavailable(f"bpftrace failed: {_error_line(stderr)}", _tracefs_hint())
     return notes
+
+
+def _forward(stream: IO[bytes]) -> threading.Thread:
+    """Copy ``stream`` to our stdout as it comes, all but bpftrace's closing empty lines."""
+
+    def copy() -> None:
+        out = sys.stdout.buffer
+        held = b""
+        try:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                held += chunk
+                out.write(held[:-2])
+                out.flush()
+                held = held[-2:]
+            if held != b"\n\n":
+                out.write(held)
+                out.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # our reader went away: the command's output is no longer wanted
+        finally:
+            stream.close()
+
+    thread = threading.Thread(target=copy, name="memspy-stdout", daemon=True)
+    thread.start()
+    return thread
 
 
 def _started(log_path: str) -> bool:

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from memspy.usdt.inspect import probes_of_file, probes_of_process
 from memspy.usdt.runner import TRACEFS
 
 SYSTEM_311 = "/usr/bin/python3.11"
+MEMSPY = [sys.executable, "-m", "memspy"]
 PYENV = Path("/root/.pyenv/versions")
 WORKLOAD = Path(__file__).parent.parent / "data" / "usdt" / "workload.py"
 EXPECTED = {
@@ -220,3 +222,28 @@ def test_trace_a_command_from_its_start(tmp_path):
     assert int(entries) == int(returns) > 100
     names = {e["name"] for e in json.loads(output.read_text())["traceEvents"] if "name" in e}
     assert {"heavy", "light"} <= names
+
+
+@needs_311
+@needs_bpftrace
+def test_trace_passes_on_the_commands_status_and_its_output_only(tmp_path):
+    """A CI step that traces its job must fail when the job fails, and its stdout must be
+    the job's (bpftrace's own closing empty lines are not)."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "def work():\n"
+        "    return sum(range(1000))\n"
+        "for _ in range(100):\n"
+        "    work()\n"
+        "print('job output')\n"
+        "sys.exit(3)\n"
+    )
+    done = subprocess.run(
+        [*MEMSPY, "trace", "-o", str(tmp_path / "out.collapsed"), "--", SYSTEM_311, str(script)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "job output\n"
+    assert "the command exited with status 3" in done.stderr
+    assert "work" in (tmp_path / "out.collapsed").read_text()
