@@ -219,7 +219,11 @@ def _run(
              "the profile will be empty (try --subprocesses if it starts Python as a child)")
         stats.end_reason = stats.end_reason or "command exited"
     # How the stacks were read goes into the file too, where its format has room for it.
-    recorded = (("stacks", stack_quality(stats)), ("dropped", f"{stats.error_count} samples"))
+    recorded = (
+        ("samples", str(stats.samples)),
+        ("stacks", stack_quality(stats)),
+        ("dropped", f"{stats.error_count} samples"),
+    )
     recording.finish(
         dataclasses.replace(info, duration_s=stats.duration, extra=info.extra + recorded)
     )

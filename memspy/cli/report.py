@@ -10,13 +10,21 @@ from memspy.readers import load_profile
 from memspy.readers.profile import LoadedProfile
 from memspy.summary import DEFAULT_TOP, RENDER_FORMATS, Summary, function_shares
 
-_UNITS = {"samples": "{:.0f} samples", "seconds": "{:.3f} s", "microseconds": "{:.0f} µs",
-          "nanoseconds": "{:.0f} ns"}
+
+def recorded(profile: LoadedProfile) -> str:
+    """Seconds of wall time and samples, whatever the format counts its weights in."""
+    parts = []
+    if profile.seconds is not None:
+        parts.append(f"{profile.seconds:.3f} s of wall time")
+    if profile.samples is not None:
+        parts.append(f"{profile.samples} samples")
+    if not parts and profile.unit == "samples":
+        parts.append(f"{profile.total:.0f} thread samples (this format keeps no times)")
+    return ", ".join(parts) or "unknown (this file keeps neither times nor sample counts)"
 
 
 def summarize(profile: LoadedProfile) -> Summary:
-    amount = _UNITS.get(profile.unit, "{:g} " + profile.unit).format(profile.total)
-    facts = [("file", profile.path), ("format", profile.format), ("recorded", amount),
+    facts = [("file", profile.path), ("format", profile.format), ("recorded", recorded(profile)),
              ("distinct stacks", str(len(profile.stacks)))]
     facts += sorted(profile.facts.items())
     return Summary("memspy report", facts, function_shares(profile.weighted_stacks()))

@@ -14,6 +14,8 @@ def read_chrometrace(path: str, document: Any) -> LoadedProfile:
     other = document.get("otherData") or {}
     if other.get("pid"):
         profile.facts["pid"] = str(other["pid"])
+    if str(other.get("samples", "")).isdigit():
+        profile.samples = int(other["samples"])
     timelines: Dict[Tuple[Any, Any], List[Tuple[float, Optional[FrameKey]]]] = {}
     for event in document["traceEvents"]:
         if event.get("ph") not in ("B", "E"):
@@ -28,4 +30,7 @@ def read_chrometrace(path: str, document: Any) -> LoadedProfile:
     for timeline in timelines.values():
         # Stable: events at the same time keep the file's order (an end before a begin).
         profile.add_timeline(sorted(timeline, key=lambda e: e[0]))
+    times = [at for timeline in timelines.values() for at, _ in timeline]
+    if times:
+        profile.seconds = (max(times) - min(times)) * 1e-6
     return profile

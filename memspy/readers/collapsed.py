@@ -37,4 +37,6 @@ def read_collapsed(path: str, data: bytes) -> LoadedProfile:
                 f"report and diff read {READABLE} files",
             )
         profile.add(tuple(parse_label(label) for label in stack.split(";")), int(count))
+    # Counts are per thread and stack: their sum is the samples when one thread was
+    # sampled, more with several. No times are kept.
     return profile

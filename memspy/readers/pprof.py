@@ -106,6 +106,10 @@ def _load(path: str, message: Any) -> LoadedProfile:
         profile.add(stack, float(sample.value[column]))
         pids.update(tag.num for tag in sample.label if strings[tag.key] == PID and not tag.str)
     profile.facts.update(_facts(message, strings, pids, sampled=COUNT_TYPE in types))
+    if message.duration_nanos > 0:
+        profile.seconds = message.duration_nanos * 1e-9
+    if profile.facts.get("samples", "").isdigit():
+        profile.samples = int(profile.facts.pop("samples"))
     return profile
 
 

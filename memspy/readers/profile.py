@@ -25,6 +25,10 @@ class LoadedProfile:
     unit: str = "samples"
     stacks: DefaultDict[Stack, float] = field(default_factory=lambda: defaultdict(float))
     facts: Dict[str, str] = field(default_factory=dict)  # pid, python, command, rate...
+    # How long and how many, the same way for every format (weights are summed over
+    # threads, so their total is neither): None where the format does not keep it.
+    seconds: Optional[float] = None  # wall time from the first sample or event to the last
+    samples: Optional[int] = None  # moments sampled (each counts once, whatever the threads)
 
     def add(self, stack: Stack, weight: float) -> None:
         if stack and weight > 0:

@@ -18,6 +18,10 @@ def _frame(entry: Any) -> FrameKey:
     return FrameKey(name, entry.get("file"), int(line) if line else None)
 
 
+# Seconds per unit of a speedscope profile's values.
+_SECONDS = {"seconds": 1.0, "milliseconds": 1e-3, "microseconds": 1e-6, "nanoseconds": 1e-9}
+
+
 def read_speedscope(path: str, document: Any) -> LoadedProfile:
     frames = [_frame(entry) for entry in document["shared"]["frames"]]
     units = {profile.get("unit", "none") for profile in document["profiles"]}
@@ -39,5 +43,12 @@ def read_speedscope(path: str, document: Any) -> LoadedProfile:
             )
         else:
             raise ValueError(f"unknown profile type {item['type']!r}")
+    # A sampled profile spans the time its thread was sampled: the longest one is the
+    # closest the format comes to the recording's wall time.
+    spans = [float(p["endValue"]) - float(p["startValue"]) for p in document["profiles"]]
+    if unit in _SECONDS and spans:
+        profile.seconds = max(spans) * _SECONDS[unit]
+    elif unit == "none" and spans:
+        profile.samples = round(max(spans))  # one unit per sample
     return profile
 

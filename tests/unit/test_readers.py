@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from memspy.cli.report import recorded
 from memspy.collectors import create
 from memspy.collectors.stacks import FrameKey
 from memspy.errors import InputError
@@ -16,7 +17,10 @@ from memspy.readers import load_profile
 from memspy.summary import function_shares
 
 STACKS_FORMATS = ["speedscope", "collapsed", "chrometrace"]
-SUFFIX = {"speedscope": ".speedscope.json", "collapsed": ".folded", "chrometrace": ".trace.json"}
+SUFFIX = {
+    "speedscope": ".speedscope.json", "collapsed": ".folded", "chrometrace": ".trace.json",
+    "pprof": ".pb.gz",
+}  # fmt: skip
 
 
 def _thread(tid: int, *names: str) -> ThreadStack:
@@ -34,8 +38,10 @@ def _samples() -> list:
     return samples
 
 
-def _write(tmp_path: Path, fmt: str, samples: list, **options) -> Path:
-    collector = create(fmt, ProfileInfo(pid=42, rate_hz=100.0))
+def _write(
+    tmp_path: Path, fmt: str, samples: list, info: ProfileInfo = ProfileInfo(pid=42, rate_hz=100.0)
+) -> Path:
+    collector = create(fmt, info)
     for sample in samples:
         collector.collect(sample)
     buffer = io.BytesIO()
@@ -93,6 +99,23 @@ def test_traced_speedscope_reads_back_as_durations(tmp_path: Path):
     path = tmp_path / "e.speedscope.json"
     path.write_bytes(buffer.getvalue())
     assert _own(path) == {"main": 0.4, "work": 0.6}
+    assert recorded(load_profile(str(path))) == "5.000 s of wall time"
+
+
+@pytest.mark.parametrize(
+    "fmt,expected",
+    [
+        ("speedscope", "1.000 s of wall time"),
+        ("chrometrace", "1.000 s of wall time, 100 samples"),
+        ("pprof", "1.000 s of wall time, 100 samples"),
+        ("collapsed", "200 thread samples (this format keeps no times)"),
+    ],
+)
+def test_what_was_recorded_reads_in_seconds_and_samples_in_every_format(tmp_path, fmt, expected):
+    """One second at 100 Hz of two threads: one second and 100 samples, not the weights
+    summed over the threads, and in seconds whatever unit the format counts in."""
+    info = ProfileInfo(pid=42, rate_hz=100.0, duration_s=1.0, extra=(("samples", "100"),))
+    assert recorded(load_profile(str(_write(tmp_path, fmt, _samples(), info)))) == expected
 
 
 @pytest.mark.parametrize(
