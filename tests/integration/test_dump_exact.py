@@ -72,15 +72,43 @@ def test_dump_equals_the_self_view(dumps: Dumps) -> None:
 
 
 def test_dump_thread_states(dumps: Dumps) -> None:
-    """Parked threads are idle and without the GIL; at most one thread holds it."""
+    """Parked threads are idle and without the GIL; at most one thread holds it. The
+    process is stopped, so no thread is active, the spinner neither: a stopped thread
+    runs nothing (``record`` counts it idle too, see test_a_stopped_process_adds_no_cpu)."""
     threads = {t["thread_id"]: t for t in dumps.memspy_json()}
     holders = [t for t in threads.values() if t["owns_gil"]]
     assert len(holders) <= 1, holders
     for thread in dumps.view["threads"]:
-        if thread["name"] == SPINNER:
-            continue
         got = threads[thread["ident"]]
-        assert (got["active"], got["owns_gil"]) == (False, False), thread["name"]
+        assert got["active"] is False, thread["name"]
+        if thread["name"] != SPINNER:
+            assert got["owns_gil"] is False, thread["name"]
+
+
+def test_a_stopped_process_adds_no_cpu(tmp_path: Path) -> None:
+    """``record`` agrees with ``dump``: the threads of a stopped process are idle, so a
+    CPU profile of it holds nothing, and with --idle every thread, each sample."""
+    present = [interpreter for interpreter in INTERPRETERS if interpreter.present]
+    if not present:
+        pytest.skip("no interpreter of tests/interpreters.py is installed")
+    target = start_target(present[-1].path, tmp_path)
+    try:
+        with target.stopped():
+            for flags, name in (([], "cpu"), (["--idle"], "wall")):
+                output = tmp_path / f"{name}.collapsed"
+                done = subprocess.run(
+                    [sys.executable, "-m", "memspy", "record", "-p", str(target.pid), "-d", "0.5",
+                     "-o", str(output), *flags],
+                    capture_output=True, text=True, timeout=60, cwd=str(REPO),
+                )
+                assert done.returncode == 0, done.stderr
+                counts = [int(line.rpartition(" ")[2]) for line in output.read_text().splitlines()]
+                if name == "cpu":
+                    assert counts == [], output.read_text()
+                else:
+                    assert sum(counts) >= len(target.threads) * 10, counts
+    finally:
+        target.kill()
 
 
 def test_dump_agrees_with_pyspy(dumps: Dumps) -> None:

@@ -38,9 +38,10 @@ def _samples() -> list:
     return samples
 
 
-def _write(
-    tmp_path: Path, fmt: str, samples: list, info: ProfileInfo = ProfileInfo(pid=42, rate_hz=100.0)
-) -> Path:
+INFO = ProfileInfo(pid=42, rate_hz=100.0)
+
+
+def _write(tmp_path: Path, fmt: str, samples: list, info: ProfileInfo = INFO) -> Path:
     collector = create(fmt, info)
     for sample in samples:
         collector.collect(sample)
