@@ -1,46 +1,42 @@
-"""ELF facts memspy needs from an interpreter binary, read once with pyelftools."""
+"""ELF facts memspy needs from an interpreter binary: read once with pyelftools, then kept
+on disk by the file's build id.
+
+Parsing a libpython and importing pyelftools take about a third of ``memspy dump``'s own
+time; a short-lived target can exit in that time. The facts memspy keeps (a dozen symbol
+values, the section table, the load segments) are a few hundred bytes, so the second
+look at the same binary reads them back from ``~/.cache/memspy`` instead.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
+import tempfile
+import zlib
+from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
 
 from memspy.binary.maps import MapEntry
 
+CACHE_FORMAT = 1  # bump when what is kept changes
 
+
+@dataclass
 class ElfImage:
     """Symbols, sections and load segments of one ELF file.
 
     Symbols come from ``.symtab`` when present (it holds the static ``interp_head`` of 2.7
-    and 3.6) and ``.dynsym`` (which survives stripping). Only the ``wanted`` names are
-    looked up, straight from the raw tables: building pyelftools' symbol objects for a
+    and 3.6) and ``.dynsym`` (which survives stripping). Only the wanted names are looked
+    up, straight from the raw tables: building pyelftools' symbol objects for a
     libpython's ~10,000 symbols costs half a second, this costs milliseconds.
     """
 
-    def __init__(self, path: str, wanted: Iterable[str]) -> None:
-        self.path = path
-        self.symbols: Dict[str, int] = {}
-        self.sections: Dict[str, Tuple[int, int]] = {}
-        self.loads: List[Tuple[int, int]] = []  # (p_vaddr, p_offset) of PT_LOAD segments
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            self.is_exec = elf.header["e_type"] == "ET_EXEC"
-            for segment in elf.iter_segments():
-                if segment["p_type"] == "PT_LOAD":
-                    self.loads.append((segment["p_vaddr"], segment["p_offset"]))
-            for section in elf.iter_sections():
-                self.sections[section.name] = (section["sh_addr"], section["sh_size"])
-            names = [n.encode() for n in wanted]
-            for table_name in (".dynsym", ".symtab"):
-                table = elf.get_section_by_name(table_name)
-                if isinstance(table, SymbolTableSection):
-                    strtab = elf.get_section(table["sh_link"]).data()
-                    self.symbols.update(_defined(table.data(), strtab, names, elf.elfclass))
+    path: str
+    is_exec: bool = False
+    symbols: Dict[str, int] = field(default_factory=dict)
+    sections: Dict[str, Tuple[int, int]] = field(default_factory=dict)  # name -> addr, size
+    loads: List[Tuple[int, int]] = field(default_factory=list)  # PT_LOAD (p_vaddr, p_offset)
 
     def symbol(self, *names: str) -> Optional[int]:
         """The link-time address of the first of ``names`` that the file defines."""
@@ -64,6 +60,33 @@ class ElfImage:
             if entry.path == path and entry.offset == offset & ~0xFFF:
                 return entry.start - (offset & ~0xFFF) - ((vaddr - offset) & ~0xFFF)
         return None
+
+
+def _parse(path: str, wanted: Tuple[str, ...]) -> Optional[ElfImage]:
+    # Imported here: a binary seen before never needs pyelftools (about 40 ms to import).
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    image = ElfImage(path)
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            image.is_exec = elf.header["e_type"] == "ET_EXEC"
+            for segment in elf.iter_segments():
+                if segment["p_type"] == "PT_LOAD":
+                    image.loads.append((segment["p_vaddr"], segment["p_offset"]))
+            for section in elf.iter_sections():
+                image.sections[section.name] = (section["sh_addr"], section["sh_size"])
+            names = [n.encode() for n in wanted]
+            for table_name in (".dynsym", ".symtab"):
+                table = elf.get_section_by_name(table_name)
+                if isinstance(table, SymbolTableSection):
+                    strtab = elf.get_section(table["sh_link"]).data()
+                    image.symbols.update(_defined(table.data(), strtab, names, elf.elfclass))
+    except ELFError:
+        return None
+    return image
 
 
 _SYM64 = struct.Struct("<IBBHQQ")  # st_name, st_info, st_other, st_shndx, st_value, st_size
@@ -95,18 +118,108 @@ def _defined(symtab: bytes, strtab: bytes, names: List[bytes], elfclass: int) ->
     return found
 
 
-_parsed: Dict[Tuple[int, int, int, Tuple[str, ...]], ElfImage] = {}
+_NT_GNU_BUILD_ID = 3
+_PT_NOTE = 4
+
+
+def build_id(path: str) -> Optional[str]:
+    """The GNU build id of a 64-bit little-endian ELF file (hex), from its PT_NOTE
+    segments, without pyelftools; None if it has none or is not such a file."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(64)
+            if header[:6] != b"\x7fELF\x02\x01":
+                return None
+            phoff, = struct.unpack_from("<Q", header, 0x20)
+            phentsize, phnum = struct.unpack_from("<HH", header, 0x36)
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+            for index in range(phnum):
+                p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
+                    "<IIQQQQ", table, index * phentsize
+                )
+                if p_type != _PT_NOTE or p_filesz > 1 << 16:
+                    continue
+                f.seek(p_offset)
+                found = _build_id_note(f.read(p_filesz))
+                if found:
+                    return found
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+def _build_id_note(notes: bytes) -> Optional[str]:
+    at = 0
+    while at + 12 <= len(notes):
+        namesz, descsz, kind = struct.unpack_from("<III", notes, at)
+        name_at = at + 12
+        desc_at = name_at + (namesz + 3) // 4 * 4
+        if kind == _NT_GNU_BUILD_ID and notes[name_at : name_at + namesz] == b"GNU\0":
+            return notes[desc_at : desc_at + descsz].hex() or None
+        at = desc_at + (descsz + 3) // 4 * 4
+    return None
+
+
+def _cache_path(identity: str, wanted: Tuple[str, ...]) -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    names = f"{zlib.crc32(chr(0).join(wanted).encode()):08x}"
+    return os.path.join(base, "memspy", "elf", f"{identity}-{names}-v{CACHE_FORMAT}.json")
+
+
+def _load_cached(cache: str, path: str) -> Optional[ElfImage]:
+    try:
+        with open(cache) as f:
+            kept = json.load(f)
+        return ElfImage(
+            path,
+            bool(kept["is_exec"]),
+            {str(k): int(v) for k, v in kept["symbols"].items()},
+            {str(k): (int(a), int(s)) for k, (a, s) in kept["sections"].items()},
+            [(int(v), int(o)) for v, o in kept["loads"]],
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # absent or damaged: parsed again, and written anew
+
+
+def _store(cache: str, image: ElfImage) -> None:
+    """Best effort: a cache that cannot be written only costs the next run its parse."""
+    kept = asdict(image)
+    del kept["path"]
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=os.path.dirname(cache), suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(kept, f)
+        os.replace(temporary, cache)
+    except OSError:
+        pass
+
+
+_parsed: Dict[Tuple[object, ...], Optional[ElfImage]] = {}
 
 
 def open_elf(path: str, wanted: Iterable[str]) -> Optional[ElfImage]:
-    """The parsed file, reused while the same file (device, inode, mtime) is asked for:
-    with --subprocesses every child maps the same libpython."""
+    """The file's facts: reused within this run while the same file (device, inode,
+    mtime) is asked for (with --subprocesses every child maps the same libpython), and
+    across runs by build id; None if it is not an ELF file that can be read."""
     names = tuple(wanted)
     try:
         info = os.stat(path)
-        key = (info.st_dev, info.st_ino, info.st_mtime_ns, names)
-        if key not in _parsed:
-            _parsed[key] = ElfImage(path, names)
-        return _parsed[key]
-    except (OSError, ELFError):
+    except OSError:
         return None
+    key = (info.st_dev, info.st_ino, info.st_mtime_ns, names)
+    if key in _parsed:
+        return _parsed[key]
+    identity = build_id(path)
+    cache = _cache_path(identity, names) if identity else None
+    image = _load_cached(cache, path) if cache else None
+    if image is None:
+        try:
+            image = _parse(path, names)
+        except OSError:
+            return None
+        if image is not None and cache:
+            _store(cache, image)
+    _parsed[key] = image
+    return image

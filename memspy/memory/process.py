@@ -8,7 +8,6 @@ One call can carry many iovecs, which is what makes batched reads cheap.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import functools
 import os
@@ -17,7 +16,10 @@ from typing import List, Optional, Sequence, Tuple
 
 from memspy.errors import PermissionDenied, RemoteReadError, TargetExited
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The C library this Python already runs on: its symbols are in the process's global
+# namespace. (``ctypes.util.find_library`` would run ldconfig or a compiler in a child
+# process to name it: tens of milliseconds of start-up on a busy machine.)
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class _IOVec(ctypes.Structure):
