@@ -27,7 +27,9 @@ def _assert_running(pid: int) -> None:
         time.sleep(0.05)  # the kernel lets go of the tracee as memspy's exit completes
     assert not any(s in "tT" for s in state(pid)), state(pid)
     before = _cpu_ticks(pid)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # a busy machine may give it no CPU for a while
+    while _cpu_ticks(pid) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _cpu_ticks(pid) > before, "the target no longer runs"
 
 
