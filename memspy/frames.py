@@ -784,6 +784,8 @@ class InterpreterFrameChain(FrameChain):
             running = self._running_generator(addr, read_ahead)
             if running:
                 addr, quality = running, REPAIRED
+            elif self._called_by_generator(addr, chunk, chunk_data, read_ahead):
+                quality = REPAIRED  # the cframe left was its generator's: it ran
             else:
                 out.append(UNKNOWN)
                 quality = PARTLY_UNKNOWN
@@ -862,14 +864,14 @@ class InterpreterFrameChain(FrameChain):
         self._older[tstate_addr] = older_read
         trail = None
         if moved:
-            closed = False
             if len(innermost) == 2 and innermost[1][0] == moved:
                 # The innermost frame returned while the frames were read: its caller
                 # was at the call, wherever it was read.
                 (_, first), (caller, index) = innermost
                 site = self.call_sites.of(caller, out[index][0], out[first][0])
-                if site is not None:
+                if site is not None and site != out[index][1]:
                     out[index] = (out[index][0], site, out[index][2])
+                    closed = False  # its frames no longer say what its bytes say
                 quality = max(quality, REPAIRED)
         elif quality == EXACT:
             self._learn_site(innermost, out)
@@ -895,6 +897,21 @@ class InterpreterFrameChain(FrameChain):
             and _PTR.unpack_from(data, self._prev)[0] == resumer
         ]
         return linked[0] if len(linked) == 1 else 0
+
+    def _called_by_generator(
+        self, addr: int, chunk: int, data: Optional[bytes], ahead: Dict[int, Optional[bytes]]
+    ) -> bool:
+        """Whether the frame at the data stack's top was called by a generator's frame:
+        the eval loop whose cframe was left then is that generator's, resumed from C, and
+        this frame, the innermost in it, was running. (A frame's owner does not change
+        while it lives, so one not read with the batch is read now.)"""
+        if data is None:
+            return False
+        caller = _PTR.unpack_from(data, addr - chunk + self._prev)[0]
+        if not caller:
+            return False
+        frame = ahead.get(caller) or read_each(self.memory, [(caller, self._frame_size)])[0]
+        return frame is not None and frame[self._owner] == self._generator
 
     def _names_a_frame(
         self, addr: int, chunk: int, data: Optional[bytes], ahead: Dict[int, Optional[bytes]]
@@ -951,6 +968,26 @@ class InterpreterFrameChain(FrameChain):
             info = self.codes.peek(_PTR.unpack_from(data, off + self._exec)[0])
             if info is not None and info.frame_bytes and frame + info.frame_bytes == boundary:
                 return frame
+        return self._frame_ending_at(chunk, data, boundary)
+
+    def _frame_ending_at(self, chunk: int, data: bytes, boundary: int) -> int:
+        """The frame of the chunk that ends at ``boundary``, found by stepping through the
+        chunk's frames from its first, each as long as its code says: the data stack is
+        a bump allocator, its frames back to back. 0 unless a step lands exactly there
+        (a frame of unknown code, or a gap, ends the search). For a frame that no recent
+        walk of the thread met (a function seldom on the stack)."""
+        for first in (chunk + self._chunk_data, chunk + self._chunk_data + 8):
+            addr = first
+            while addr < boundary and addr + self._frame_size <= chunk + len(data):
+                off = addr - chunk
+                if data[off + self._owner] != self._thread:
+                    break
+                info = self.codes.peek(_PTR.unpack_from(data, off + self._exec)[0])
+                if info is None or not info.frame_bytes:
+                    break
+                if addr + info.frame_bytes == boundary:
+                    return addr
+                addr += info.frame_bytes
         return 0
 
     def _reuse(

@@ -46,17 +46,24 @@ def test_warm_and_cold_readers_agree(parked: Target) -> None:
 
 def test_a_deep_stack_moving_at_the_top(interpreter: Interpreter) -> None:
     """The walk that reuses the unchanged part of a deep stack (its bottom) gives what a
-    fresh reader gives, each time the target is stopped at a random point of its loop."""
+    fresh reader gives, each time the target is stopped at a random point of its loop.
+
+    Each comparison follows a walk of the stopped target (whole, so remembered), then
+    lets the target run until its stack moved: the walk compared is then one that reuses,
+    whatever the machine's load (samples of a running target that tore would not be
+    remembered, and nothing would be reused)."""
     target = start("deep_spin.py", python=str(interpreter.path))
     try:
         warm = PythonProcess(target.pid)
-        reused = []
+        reused: List[bool] = []
         raw = warm.chain.raw
         warm.chain.raw = lambda *args: _noting(raw(*args), reused)  # type: ignore
         compared = 0
-        for _ in range(12):
-            for _ in range(25):
-                warm.sample()
+        deadline = time.monotonic() + 60
+        while compared < 8 and time.monotonic() < deadline:
+            with _stopped(target.pid):
+                before = _stacks(warm)
+            _until_moved(warm, before)
             reused.clear()
             with _stopped(target.pid):
                 first = _stacks(warm)
@@ -66,7 +73,20 @@ def test_a_deep_stack_moving_at_the_top(interpreter: Interpreter) -> None:
             compared += bool(reused) and all(reused)
     finally:
         end(target)
-    assert compared >= 4  # most compared samples reused the bottom of the last walk
+    assert compared >= 8  # walks that reused the bottom of the last walk were compared
+
+
+def _until_moved(process: PythonProcess, before: Dict[int, Tuple[Any, ...]]) -> None:
+    """Until a sample of the running target shows a stack other than ``before``."""
+    deadline = time.monotonic() + 10
+    while _peek(process) == before and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def _peek(process: PythonProcess) -> Dict[int, Tuple[Any, ...]]:
+    """A sample with a reader of its own, so ``process``'s remembered walks stay those of
+    the stopped target."""
+    return _stacks(PythonProcess(process.pid))
 
 
 def _noting(stack: RawStack, reused: List[bool]) -> RawStack:

@@ -237,15 +237,24 @@ def _check_repaired_after_learning(
     process: FakeProcess, healed: BufferMemory, torn: BufferMemory
 ) -> None:
     """Thread 1 torn: completed by a reader that walked ``healed`` before, unknown past
-    its top frame for one that did not; the other threads whole either way."""
+    its top frame for one that did not (≤3.10), or completed from the data stack alone
+    (3.11+: its frames lie back to back, each as long as its code says); the other
+    threads whole either way."""
     memory, threads, chain, codes = _warm_reader(process, healed)
     memory.inner = torn
     repaired = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
     assert stacks(repaired) == process.expected
     assert repaired.quality == [len(process.expected) - 1, 1, 0]
     fresh = walk(torn, *walkers(process, torn))
-    assert stacks(fresh) == [[process.expected[0][0], UNKNOWN], *process.expected[1:]]
-    assert fresh.quality[PARTLY_UNKNOWN] == 1
+    unknown = [[process.expected[0][0], UNKNOWN], *process.expected[1:]]
+    if process.layout.pyframe.f_code is not None:
+        assert stacks(fresh) == unknown
+    elif process.layout.owner.cstack is None:
+        assert stacks(fresh) == process.expected
+    else:
+        # The fake data stack of 3.12+ holds an entry frame (real ones keep it on the C
+        # stack), where stepping through the chunk's frames stops.
+        assert stacks(fresh) in (process.expected, unknown)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
