@@ -500,13 +500,19 @@ def _frames_of_first_thread(process: FakeProcess) -> List[int]:
 
 
 def _move(process: FakeProcess, frame: int, position: int) -> None:
-    """Put ``frame`` at another instruction (a line of its code's table)."""
+    """Put ``frame`` at instruction ``position`` % 8 of the line it is not on: its code's
+    table puts 0-7 on one line and 8-15 on the next, so every move changes its line."""
     layout = process.layout
+    memory = process.memory()
     if layout.pyframe.f_lasti is not None:
-        process.put(frame + layout.pyframe.f_lasti, "<i", position)
+        now = struct.unpack("<i", memory.read(frame + layout.pyframe.f_lasti, 4))[0]
+        process.put(frame + layout.pyframe.f_lasti, "<i", position % 8 + (8 if now < 8 else 0))
     else:
-        code = struct.unpack("<Q", process.memory().read(frame + layout.iframe.executable, 8))[0]
-        process.ptr(frame + layout.iframe.instr, code + layout.code.code_adaptive + 2 * position)
+        f = layout.iframe
+        code = struct.unpack("<Q", memory.read(frame + f.executable, 8))[0]
+        base = code + layout.code.code_adaptive
+        now = (struct.unpack("<Q", memory.read(frame + f.instr, 8))[0] - base) // 2
+        process.ptr(frame + f.instr, base + 2 * (position % 8 + (8 if now < 8 else 0)))
 
 
 @pytest.mark.fuzz
@@ -519,14 +525,28 @@ def test_a_walk_that_reuses_the_unchanged_bottom_reads_like_a_fresh_one(
     version: str, moves: List[List[Tuple[int, int]]]
 ) -> None:
     """Frames move between samples, the innermost most often: each warm walk (which
-    reads again only what changed at the top) equals a fresh walker's on the same memory."""
+    reads again only what changed at the top) equals a fresh walker's on the same memory,
+    and every step that moved a shown frame changed the stack (a warm walk that kept
+    returning its first stack would fail)."""
     process = build(layout_of(version))
     memory = SwappableMemory(process.memory())
     warm = walkers(process, memory)
-    walk(memory, *warm)
+    before = stacks(walk(memory, *warm))
     frames = _frames_of_first_thread(process)
     for step in moves:
-        for depth, position in step:
-            _move(process, frames[depth % len(frames)], position)
+        moved = {depth % len(frames): position for depth, position in step}
+        for index, position in moved.items():
+            _move(process, frames[index], position)
         memory.inner = fresh = process.memory()
-        assert stacks(walk(memory, *warm)) == stacks(walk(fresh, *walkers(process, fresh)))
+        now = stacks(walk(memory, *warm))
+        assert now == stacks(walk(fresh, *walkers(process, fresh)))
+        assert (now != before) == any(not _hidden(process, frames[i]) for i in moved)
+        before = now
+
+
+def _hidden(process: FakeProcess, frame: int) -> bool:
+    """A C-stack entry frame (3.12+), which no stack shows."""
+    layout = process.layout
+    if layout.owner.cstack is None:
+        return False
+    return process.memory().read(frame + layout.iframe.owner, 1)[0] >= layout.owner.cstack
