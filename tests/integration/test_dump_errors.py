@@ -73,9 +73,8 @@ def test_a_process_that_just_started_is_waited_for():
 
 
 def test_the_target_exiting_is_a_clear_error_not_a_traceback():
-    # The target exits at some point while memspy reads it; whatever the timing, the outcome
+    # The target exits at some point while memspy starts; whatever the timing, the outcome
     # is a stack or one clear line.
-    outcomes = set()
     for delay in (0.0, 0.01, 0.03, 0.06, 0.1):
         target = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({delay})"])
         result = dump("-p", str(target.pid))
@@ -84,8 +83,31 @@ def test_the_target_exiting_is_a_clear_error_not_a_traceback():
         if result.returncode:
             assert len(result.stderr.strip().splitlines()) == 1, result.stderr
             assert result.returncode in (3, 5, 7), result.stderr
-        outcomes.add(result.returncode)
-    assert outcomes, "no run finished"
+
+
+def test_a_target_that_exits_between_attaching_and_reading_is_exit_7(capsys):
+    """Deterministic: attached (interpreter found, layout read), then the target is killed
+    and reaped, then the read: "the target exited", exit 7, one line."""
+    from memspy.cli.common import fail
+    from memspy.errors import MemspyError, TargetExited
+    from memspy.process import PythonProcess
+
+    target = subprocess.Popen(
+        [sys.executable, "-c", "import time\nprint('ready', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE,
+    )
+    assert target.stdout is not None and target.stdout.readline() == b"ready\n"
+    process = PythonProcess(target.pid)
+    target.kill()
+    target.wait()
+    with pytest.raises(MemspyError) as raised:
+        process.sample()
+    assert isinstance(raised.value, TargetExited), raised.value
+    with pytest.raises(SystemExit) as exited:
+        fail(raised.value)
+    assert exited.value.code == 7
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("memspy: error: "), err
 
 
 def test_an_unsupported_version_is_named():
