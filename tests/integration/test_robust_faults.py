@@ -145,7 +145,11 @@ def _churn(tmp_path: Path, seconds: float, speedscope_errors) -> None:
         end(target)
     assert recorder.returncode == 0, err
     assert "Traceback" not in err
-    assert re.search(r"\d+ samples dropped", err), err  # the share of dropped samples
+    # A stack that changed while it was read is repaired or kept partly unknown, never
+    # dropped: only the thread list itself may fail, rarely.
+    samples = int(re.search(r"(\d+) samples of \d+ process", err).group(1))
+    dropped = int(re.search(r"(\d+) samples dropped for read errors", err).group(1))
+    assert samples > 0 and dropped <= samples / 100, err
     document = load_profile(out, speedscope_errors)
     checked, unknown = _real_frames(document)
     assert checked > 0
