@@ -1,8 +1,10 @@
 """Are memspy's shares the program's real shares where sampling is hardest? A workload
-(scripts/bench_workloads/phases.py) times each of its phases with the thread's CPU clock
-and prints the truth; one phase is made of calls a few microseconds long, or of a
+(scripts/bench_workloads/phases.py) times each of its phases itself (the monotonic clock,
+read without a system call) and prints the truth; one phase is made of calls a few microseconds long, or of a
 generator that yields every few microseconds, the kind of code whose time a sampler that
-re-reads or drops torn stacks moves elsewhere. Every interpreter, non-blocking, 1000 Hz.
+re-reads or drops torn stacks moves elsewhere. Every interpreter, non-blocking, 1000 Hz;
+and wall-clock mode (two threads), --blocking and --subprocesses on one interpreter of each
+frame model.
 
 The tolerance is set from the measured spread (the noise of a share over ~3,000 samples
 is about one point; the benchmark ``scripts/bench_accuracy.py`` shows the tight figures):
@@ -15,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from interpreters import Interpreter
+from interpreters import INTERPRETERS, Interpreter
 from phase_truth import phase_shares, truth_of, worst_error
 from recorder import folded, record
 
@@ -41,4 +43,36 @@ def test_every_phase_share_matches_the_time_the_target_measured(
     errors = {phase: (round(shares[phase], 4), round(truth[phase], 4)) for phase in truth}
     assert worst_error(truth, shares) <= TOLERANCE, (
         f"(memspy, truth) per phase: {errors}; {result.stderr[-300:]}"
+    )
+
+
+# One interpreter of each frame model (heap frames ≤3.10, data-stack frames 3.11+).
+ERAS = [i for i in INTERPRETERS if i.id in ("3.9", "3.13")]
+MODES = {
+    # Two threads, wall time: each phase's share of both threads' time.
+    "idle": ("threads", ["--idle"]),
+    "blocking": ("calls", ["--blocking"]),
+    # The workload as the child of a shell (which forks it: the "; true").
+    "subprocesses": ("calls", ["--subprocesses"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("python", ERAS, ids=[i.id for i in ERAS])
+def test_shares_hold_in_every_mode(python: Interpreter, mode: str, tmp_path: Path) -> None:
+    python.require()
+    kind, flags = MODES[mode]
+    command = [str(python.path), str(PHASES), kind, str(SECONDS)]
+    if mode == "subprocesses":
+        command = ["/bin/sh", "-c", " ".join(command) + "; true"]
+    out = tmp_path / "phases.folded"
+    result = record(["--rate", "1000", "-f", "collapsed", "-o", str(out), *flags, "--", *command])
+    assert result.returncode == 0, result.stderr
+    truth = truth_of(result.stdout)
+    shares, total = phase_shares(folded(out).items(), truth)
+    assert total > 1000, result.stderr
+    errors = {phase: (round(shares[phase], 4), round(truth[phase], 4)) for phase in truth}
+    assert worst_error(truth, shares) <= TOLERANCE, (
+        f"{mode}: (memspy, truth) per phase: {errors}; {result.stderr[-300:]}"
     )

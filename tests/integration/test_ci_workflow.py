@@ -130,7 +130,13 @@ def test_diff_names_the_grown_function_first_and_gates(tmp_path: Path):
     assert gated.returncode == 12, gated.stderr
     assert re.search(r"regression: light .* grew by [\d.]+ points", gated.stderr)
     assert _memspy(["diff", str(base), str(head), "--by", "total", "-t", "90"]).returncode == 0
-    assert _memspy(["diff", str(head), str(base), "--by", "total", "-t", "10"]).stdout
+    # The other way round heavy grew: the text table names it first, and the gate fails.
+    reverse = _memspy(["diff", str(head), str(base), "--by", "total", "-t", "10"])
+    assert reverse.returncode == 12, reverse.stderr
+    assert re.search(r"regression: heavy .* grew by [\d.]+ points", reverse.stderr)
+    lines = reverse.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.rstrip().endswith("grew most"))
+    assert "heavy" in lines[header + 1], reverse.stdout
 
 
 @pytest.mark.parametrize("fmt", [f for f in STACK_FORMATS if f in FORMATS])
