@@ -1,7 +1,7 @@
 """Are memspy's shares the program's real shares where sampling is hardest? A workload
 (scripts/bench_workloads/phases.py) times each of its phases itself (the monotonic clock,
-read without a system call) and prints the truth; one phase is made of calls a few microseconds long, or of a
-generator that yields every few microseconds, the kind of code whose time a sampler that
+read without a system call) and prints the truth; one phase is made of calls a few
+microseconds long, or of a generator that yields every few microseconds, the kind of code whose time a sampler that
 re-reads or drops torn stacks moves elsewhere. Every interpreter, non-blocking, 1000 Hz;
 and wall-clock mode (two threads), --blocking and --subprocesses on one interpreter of each
 frame model.
@@ -15,6 +15,7 @@ guards against (5 to 30 points before stacks were read at one instant) fail it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
 import pytest
 from interpreters import INTERPRETERS, Interpreter
@@ -31,18 +32,22 @@ TOLERANCE = 0.04  # worst phase, as a share
 def test_every_phase_share_matches_the_time_the_target_measured(
     interpreter: Interpreter, kind: str, tmp_path: Path
 ) -> None:
+    command = [str(interpreter.path), str(PHASES), kind, str(SECONDS)]
+    _check_shares(tmp_path, [], command, least=1500)
+
+
+def _check_shares(tmp_path: Path, flags: List[str], command: List[str], least: int) -> None:
+    """Record ``command`` at 1000 Hz with ``flags``; every phase's share within TOLERANCE
+    of the truth the workload printed, over at least ``least`` samples."""
     out = tmp_path / "phases.folded"
-    result = record([
-        "--rate", "1000", "-f", "collapsed", "-o", str(out), "--",
-        str(interpreter.path), str(PHASES), kind, str(SECONDS),
-    ])
+    result = record(["--rate", "1000", "-f", "collapsed", "-o", str(out), *flags, "--", *command])
     assert result.returncode == 0, result.stderr
     truth = truth_of(result.stdout)
     shares, total = phase_shares(folded(out).items(), truth)
-    assert total > 1500, result.stderr
+    assert total > least, result.stderr
     errors = {phase: (round(shares[phase], 4), round(truth[phase], 4)) for phase in truth}
     assert worst_error(truth, shares) <= TOLERANCE, (
-        f"(memspy, truth) per phase: {errors}; {result.stderr[-300:]}"
+        f"{flags}: (memspy, truth) per phase: {errors}; {result.stderr[-300:]}"
     )
 
 
@@ -66,13 +71,4 @@ def test_shares_hold_in_every_mode(python: Interpreter, mode: str, tmp_path: Pat
     command = [str(python.path), str(PHASES), kind, str(SECONDS)]
     if mode == "subprocesses":
         command = ["/bin/sh", "-c", " ".join(command) + "; true"]
-    out = tmp_path / "phases.folded"
-    result = record(["--rate", "1000", "-f", "collapsed", "-o", str(out), *flags, "--", *command])
-    assert result.returncode == 0, result.stderr
-    truth = truth_of(result.stdout)
-    shares, total = phase_shares(folded(out).items(), truth)
-    assert total > 1000, result.stderr
-    errors = {phase: (round(shares[phase], 4), round(truth[phase], 4)) for phase in truth}
-    assert worst_error(truth, shares) <= TOLERANCE, (
-        f"{mode}: (memspy, truth) per phase: {errors}; {result.stderr[-300:]}"
-    )
+    _check_shares(tmp_path, flags, command, least=1000)
