@@ -1,10 +1,10 @@
 """Are memspy's shares the program's real shares where sampling is hardest? A workload
 (scripts/bench_workloads/phases.py) times each of its phases itself (the monotonic clock,
 read without a system call) and prints the truth; one phase is made of calls a few
-microseconds long, or of a generator that yields every few microseconds, the kind of code whose time a sampler that
-re-reads or drops torn stacks moves elsewhere. Every interpreter, non-blocking, 1000 Hz;
-and wall-clock mode (two threads), --blocking and --subprocesses on one interpreter of each
-frame model.
+microseconds long, or of a generator that yields every few microseconds, the kind of code
+whose time a sampler that re-reads or drops torn stacks moves elsewhere. Every
+interpreter, non-blocking, 1000 Hz; and wall-clock mode (two threads), --blocking and
+--subprocesses on one interpreter of each frame model.
 
 The tolerance is set from the measured spread (the noise of a share over ~3,000 samples
 is about one point; the benchmark ``scripts/bench_accuracy.py`` shows the tight figures):
