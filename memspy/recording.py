@@ -111,6 +111,11 @@ class Recording:
         ]
         lines.extend(f"  {count} x {kind}" for kind, count in stats.errors.most_common())
         lines.append(f"stacks: {stack_quality(stats)}")
+        if stats.relisted:
+            lines.append(
+                f"{stats.relisted} thread lists read again in their sample (a thread ended "
+                "while the list was read)"
+            )
         if stats.exiting:
             lines.append(f"{stats.exiting} samples not taken while a process was exiting")
         return lines

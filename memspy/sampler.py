@@ -80,6 +80,7 @@ class RunStats:
     late: int = 0  # ticks taken, but more than LATE intervals after their time
     errors: Counter = field(default_factory=Counter)  # reason -> samples dropped
     exiting: int = 0  # samples dropped because their process was exiting (not read errors)
+    relisted: int = 0  # thread lists read again within their sample: a thread ended meanwhile
     # Thread stacks by how they were read: exact (one instant's bytes), repaired (some
     # read after it, or a link learnt earlier, checked against it), partly unknown.
     stacks: List[int] = field(default_factory=lambda: [0, 0, 0])
@@ -238,6 +239,7 @@ class Sampler:
         try:
             if pauser is not None:
                 pauser.pause()
+            relisted = process.threads.list_rereads
             try:
                 sample = process.sample(self.idle_states)
             finally:
@@ -251,6 +253,7 @@ class Sampler:
             return None
         for index, count in enumerate(process.quality):
             self.stats.stacks[index] += count
+        self.stats.relisted += process.threads.list_rereads - relisted
         self._commit(pid)
         return sample if pauser is None else _running_before_pause(sample, pauser.running)
 

@@ -21,6 +21,10 @@ _I32 = struct.Struct("<i")
 
 MAX_INTERPRETERS = 256
 MAX_THREADS = 4096  # thread states read per snapshot, all interpreters together
+# Reads of the thread list per snapshot. A thread that ends while the list is read can
+# leave a freed thread state on it (its "next" is then allocator data): the list is read
+# again at once, a few microseconds later, rather than the sample of every thread lost.
+LIST_READS = 3
 
 
 class ThreadState(NamedTuple):
@@ -65,6 +69,7 @@ class Threads:
         self._gil: Optional[_GilReader] = None
         self._guess: Dict[int, List[int]] = {}  # interp -> thread state addresses last time
         self._guess_interp = 0  # the first interpreter last time
+        self.list_rereads = 0  # snapshots whose thread list was read again (torn)
 
     def _gil_reader(self, interp: int) -> Optional[_GilReader]:
         """Built on first use: for 3.12+ the GIL struct is found through the interpreter."""
@@ -98,6 +103,19 @@ class Threads:
         """``snapshot``, also reading ``ahead`` (what the caller guesses it will need
         next, read in ``stages`` after the thread states) in the same system call; None
         for a region that could not be read."""
+        reads = 1
+        while True:
+            try:
+                return self._snapshot_once(ahead, stages)
+            except RemoteReadError:
+                if reads == LIST_READS:
+                    raise
+                reads += 1
+                self.list_rereads += 1
+
+    def _snapshot_once(
+        self, ahead: Sequence[Tuple[int, int]], stages: Sequence[int]
+    ) -> Tuple[List[ThreadState], Optional[int], List[Optional[bytes]]]:
         guess_interp = self._guess_interp
         guess = self._guess.get(guess_interp, []) if guess_interp else []
         regions = [(self._head_addr, 8)]

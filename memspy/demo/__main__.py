@@ -31,20 +31,33 @@ else:
 monotonic = getattr(time, "monotonic", time.time)
 
 
-def spin(seconds):
-    end = thread_time() + seconds
+def spin(rounds):
+    # A fixed amount of work, not a loop on the clock: a thread that reads its CPU clock
+    # every few microseconds gives the kernel a place to preempt it just as often, and a sampler on
+    # a busy machine then finds it waiting for a CPU there far more often than its CPU
+    # time says (the clock is read in main(), once per call).
     total = 0
-    while thread_time() < end:
+    for _ in range(rounds):
         total += sum(i * i for i in range(200))
     return total
 
 
-def heavy(seconds):
-    return spin(seconds)
+def heavy(rounds):
+    return spin(rounds)
 
 
-def light(seconds):
-    return spin(seconds)
+def light(rounds):
+    return spin(rounds)
+
+
+def rounds_per_second():
+    """How many of spin's rounds this interpreter runs in a second of CPU time."""
+    rounds, done, start = 1, 0, thread_time()
+    while thread_time() - start < 0.05:
+        spin(rounds)
+        done += rounds
+        rounds *= 2
+    return done / (thread_time() - start)
 
 
 def idle_worker(jobs):
@@ -76,13 +89,14 @@ def main():
         thread.daemon = True  # should the main thread fail, the demo still ends
         thread.start()
     spent = {"heavy": 0.0, "light": 0.0}
+    speed = rounds_per_second()
     end = monotonic() + options.seconds
     try:
         while monotonic() < end:
             rounds = (("heavy", heavy, options.split), ("light", light, 1 - options.split))
             for name, function, share in rounds:
                 start = thread_time()
-                function(options.slice * share)
+                function(max(1, int(speed * options.slice * share)))
                 spent[name] += thread_time() - start
     finally:
         stop.set()

@@ -45,7 +45,7 @@ def _memspy(args: List[str]) -> subprocess.CompletedProcess:
 def _demo_split(out: Path, split: float, *extra: str) -> subprocess.Popen:
     """``record`` of the demo with ``split`` of its CPU time in heavy(), started, not waited."""
     return subprocess.Popen(
-        [*MEMSPY, "record", "-r", "200", "-o", str(out), *extra, "--", sys.executable, str(DEMO),
+        [*MEMSPY, "record", "-r", "500", "-o", str(out), *extra, "--", sys.executable, str(DEMO),
          "--seconds", "2", "--split", str(split), "--slice", "0.0137"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -95,7 +95,7 @@ def test_go_pprof_reports_memspys_shares_of_the_demo(interpreter: Interpreter, t
     assert "thread_name:[MainThread]" in raw
     # Each function's start line, as pprof prints it ("s=N"): where its ``def`` is.
     for name in ("heavy", "spin"):
-        start = DEMO.read_text().splitlines().index(f"def {name}(seconds):") + 1
+        start = DEMO.read_text().splitlines().index(f"def {name}(rounds):") + 1
         assert f" {name} {DEMO}:" in raw and f" s={start}(py::{name}:{DEMO})" in raw, name
 
 

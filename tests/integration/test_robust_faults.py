@@ -146,10 +146,11 @@ def _churn(tmp_path: Path, seconds: float, speedscope_errors) -> None:
     assert recorder.returncode == 0, err
     assert "Traceback" not in err
     # A stack that changed while it was read is repaired or kept partly unknown, never
-    # dropped: only the thread list itself may fail, rarely.
+    # dropped; a thread list torn by a thread's end is read again in its sample. Without
+    # that second read, 1-2% of this target's samples were lost.
     samples = int(re.search(r"(\d+) samples of \d+ process", err).group(1))
     dropped = int(re.search(r"(\d+) samples dropped for read errors", err).group(1))
-    assert samples > 0 and dropped <= samples / 100, err
+    assert samples > 0 and dropped <= samples / 1000, err
     document = load_profile(out, speedscope_errors)
     checked, unknown = _real_frames(document)
     assert checked > 0

