@@ -69,6 +69,7 @@ class PythonProcess:
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
         self.quality: List[int] = [0, 0, 0]  # the last sample's stacks: exact, repaired, unknown
+        self.relisted = 0  # times the last sample read the thread list again
         self._wait_for_init(init_timeout)
 
     @property
@@ -95,15 +96,20 @@ class PythonProcess:
         """A process that has only just started has no interpreter yet: give it a moment."""
         deadline = time.monotonic() + timeout
         while True:
+            failure: Optional[MemspyError] = None
             try:
                 states, _ = self.threads.snapshot()
                 if states:
                     return
             except TargetExited:
                 raise
-            except MemspyError:
-                pass
+            except MemspyError as error:
+                failure = error
             if time.monotonic() >= deadline:
+                if failure is not None:  # a list that is there but cannot be read
+                    raise RemoteReadError(
+                        f"cannot read the thread list of process {self.pid}: {failure.message}"
+                    )
                 raise NotAPythonProcess(
                     f"the Python interpreter in process {self.pid} "
                     f"did not initialise within {timeout:g}s",
@@ -215,6 +221,7 @@ class PythonProcess:
             message = f"malformed target memory ({type(error).__name__}: {error})"
             raise RemoteReadError(message) from None
         self.quality = walked.quality
+        self.relisted = walked.relisted
         states = [state for state, _ in walked.stacks]
         if not idle_states:
             self._forget_reused(states)

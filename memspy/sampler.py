@@ -239,7 +239,6 @@ class Sampler:
         try:
             if pauser is not None:
                 pauser.pause()
-            relisted = process.threads.list_rereads
             try:
                 sample = process.sample(self.idle_states)
             finally:
@@ -253,7 +252,7 @@ class Sampler:
             return None
         for index, count in enumerate(process.quality):
             self.stats.stacks[index] += count
-        self.stats.relisted += process.threads.list_rereads - relisted
+        self.stats.relisted += process.relisted
         self._commit(pid)
         return sample if pauser is None else _running_before_pause(sample, pauser.running)
 

@@ -69,7 +69,7 @@ class Threads:
         self._gil: Optional[_GilReader] = None
         self._guess: Dict[int, List[int]] = {}  # interp -> thread state addresses last time
         self._guess_interp = 0  # the first interpreter last time
-        self.list_rereads = 0  # snapshots whose thread list was read again (torn)
+        self.rereads = 0  # how often the last snapshot read its thread list again (torn)
 
     def _gil_reader(self, interp: int) -> Optional[_GilReader]:
         """Built on first use: for 3.12+ the GIL struct is found through the interpreter."""
@@ -103,15 +103,14 @@ class Threads:
         """``snapshot``, also reading ``ahead`` (what the caller guesses it will need
         next, read in ``stages`` after the thread states) in the same system call; None
         for a region that could not be read."""
-        reads = 1
+        self.rereads = 0
         while True:
             try:
                 return self._snapshot_once(ahead, stages)
             except RemoteReadError:
-                if reads == LIST_READS:
+                if self.rereads == LIST_READS - 1:
                     raise
-                reads += 1
-                self.list_rereads += 1
+                self.rereads += 1
 
     def _snapshot_once(
         self, ahead: Sequence[Tuple[int, int]], stages: Sequence[int]

@@ -1,14 +1,20 @@
-"""A deterministic workload with a known split of CPU time, for demos and accuracy tests.
+"""A deterministic workload with a known split of time, for demos and accuracy tests.
 
 The main thread alternates between ``heavy`` and ``light`` so that ``heavy`` gets
-``--split`` of the CPU time; a worker thread waits on a queue (idle) and a second one
-parses JSON now and then. At the end it prints the split it measured itself with
-``time.process_time`` (thread CPU time), which is the truth a profiler's share is
-compared with.
+``--split`` of its time; a worker thread waits on a queue (idle) and a second one parses
+JSON now and then. At the end it prints the split it measured itself, the time of each
+call, which is the truth a profiler's share is compared with.
+
+The clock is one read without a system call (``perf_counter``; ``time.time`` on 2.7), and
+the work between two reads has none either: on a busy machine the kernel preempts a thread
+preferably where it enters the kernel, and a thread waiting for a CPU is runnable, so a
+profile of running threads counts that wait where the thread stopped. With a thread CPU
+clock read in ``spin`` the wait showed on that line; with one read between the calls it
+showed on neither call, and the shorter call lost most. Time on this clock includes such
+waits, as a sampler's count does.
 
 It runs under any interpreter memspy reads, 2.7 included, given its path
-(``python2.7 .../memspy/demo/__main__.py``): before 3.7 the clock is the process's CPU
-time, which also counts the JSON thread's small share.
+(``python2.7 .../memspy/demo/__main__.py``).
 """
 
 import argparse
@@ -21,21 +27,10 @@ try:
 except ImportError:  # 2.7
     import Queue as queue
 
-# Per-thread CPU time where the interpreter has it (3.7+), else the process's.
-if hasattr(time, "thread_time"):
-    thread_time = time.thread_time
-elif hasattr(time, "process_time"):
-    thread_time = time.process_time
-else:
-    thread_time = time.clock  # 2.7
-monotonic = getattr(time, "monotonic", time.time)
+clock = getattr(time, "perf_counter", time.time)
 
 
 def spin(rounds):
-    # A fixed amount of work, not a loop on the clock: a thread that reads its CPU clock
-    # every few microseconds gives the kernel a place to preempt it just as often, and a sampler on
-    # a busy machine then finds it waiting for a CPU there far more often than its CPU
-    # time says (the clock is read in main(), once per call).
     total = 0
     for _ in range(rounds):
         total += sum(i * i for i in range(200))
@@ -51,13 +46,13 @@ def light(rounds):
 
 
 def rounds_per_second():
-    """How many of spin's rounds this interpreter runs in a second of CPU time."""
-    rounds, done, start = 1, 0, thread_time()
-    while thread_time() - start < 0.05:
+    """How many of spin's rounds this interpreter runs in a second."""
+    rounds, done, start = 1, 0, clock()
+    while clock() - start < 0.05:
         spin(rounds)
         done += rounds
         rounds *= 2
-    return done / (thread_time() - start)
+    return done / (clock() - start)
 
 
 def idle_worker(jobs):
@@ -76,7 +71,7 @@ def parser(stop):
 def main():
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--seconds", type=float, default=3.0, help="how long to run")
-    args.add_argument("--split", type=float, default=0.7, help="share of CPU time for heavy()")
+    args.add_argument("--split", type=float, default=0.7, help="share of time for heavy()")
     args.add_argument("--slice", type=float, default=0.01, help="seconds per heavy+light round")
     options = args.parse_args()
 
@@ -90,14 +85,14 @@ def main():
         thread.start()
     spent = {"heavy": 0.0, "light": 0.0}
     speed = rounds_per_second()
-    end = monotonic() + options.seconds
+    end = clock() + options.seconds
     try:
-        while monotonic() < end:
+        while clock() < end:
             rounds = (("heavy", heavy, options.split), ("light", light, 1 - options.split))
             for name, function, share in rounds:
-                start = thread_time()
+                start = clock()
                 function(max(1, int(speed * options.slice * share)))
-                spent[name] += thread_time() - start
+                spent[name] += clock() - start
     finally:
         stop.set()
         jobs.put(None)

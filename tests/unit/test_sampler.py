@@ -1,7 +1,8 @@
 """The sampler's bookkeeping: ticks, missed ticks, errors, a target's exit, stopping.
 
 The processes here are scripted stand-ins for PythonProcess (the loop only calls
-``sample()`` and reads ``quality``); stack reading itself is tested on real targets.
+``sample()`` and reads ``quality`` and ``relisted``); stack reading itself is tested on
+real targets.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import signal
 import time
 from typing import List
 
+from memspy.collectors import create
 from memspy.errors import RemoteReadError, TargetExited
-from memspy.model import Frame, Sample, ThreadStack
+from memspy.model import Frame, ProfileInfo, Sample, ThreadStack
+from memspy.recording import Recording
 from memspy.sampler import RunStats, Sampler, Stop, Targets, _running_before_pause, filter_threads
 
 # A live pid, so that a failed read is not taken for the process's exit: only "exit" is.
@@ -25,8 +28,9 @@ def _thread(tid: int, idle: bool = False, gil: bool = False) -> ThreadStack:
 
 class Scripted:
     """Plays a list of outcomes, one per tick: "ok" (its one thread read exactly),
-    "repaired" or "unknown" (read as such: kept and counted), "raise" (a failed read),
-    "exit" (the process is gone), or a float (seconds of work)."""
+    "repaired" or "unknown" (read as such: kept and counted), "relisted" (exact, after a
+    second read of the thread list), "raise" (a failed read), "exit" (the process is
+    gone), or a float (seconds of work)."""
 
     QUALITY = {"repaired": [0, 1, 0], "unknown": [0, 0, 1]}
 
@@ -34,10 +38,12 @@ class Scripted:
         self.pid = pid
         self.script = list(script)
         self.quality = [1, 0, 0]
+        self.relisted = 0
 
     def sample(self, idle_states: bool = True) -> Sample:
         step = self.script.pop(0) if self.script else "ok"
         self.quality = self.QUALITY.get(step, [1, 0, 0])  # type: ignore[call-overload]
+        self.relisted = int(step == "relisted")
         if step == "raise":
             raise RemoteReadError("torn read")
         if step == "exit":
@@ -76,6 +82,13 @@ def test_failures_the_target_recovers_from_are_read_errors():
 def test_stacks_repaired_or_partly_unknown_are_kept_and_counted():
     stats = _run(["ok", "repaired", "unknown", "repaired", "exit"])
     assert stats.samples == 4 and stats.stacks == [1, 2, 1]
+
+
+def test_thread_lists_read_again_are_counted_and_reported():
+    stats = _run(["ok", "relisted", "relisted", "ok", "exit"])
+    assert stats.samples == 4 and stats.stacks == [4, 0, 0] and stats.relisted == 2
+    lines = Recording(create("collapsed", ProfileInfo(pid=1)), False, False).summary_lines(stats)
+    assert "2 thread lists read again in their sample" in "\n".join(lines)
 
 
 def test_failures_still_pending_when_the_run_ends_are_read_errors():
