@@ -19,6 +19,7 @@ It runs under any interpreter memspy reads, 2.7 included, given its path
 
 import argparse
 import json
+import random
 import threading
 import time
 
@@ -72,7 +73,7 @@ def main():
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--seconds", type=float, default=3.0, help="how long to run")
     args.add_argument("--split", type=float, default=0.7, help="share of time for heavy()")
-    args.add_argument("--slice", type=float, default=0.01, help="seconds per heavy+light round")
+    args.add_argument("--slice", type=float, default=0.01, help="mean seconds per round")
     options = args.parse_args()
 
     jobs, stop = queue.Queue(), threading.Event()
@@ -85,13 +86,17 @@ def main():
         thread.start()
     spent = {"heavy": 0.0, "light": 0.0}
     speed = rounds_per_second()
+    jitter = random.Random(0)
     end = clock() + options.seconds
     try:
         while clock() < end:
-            rounds = (("heavy", heavy, options.split), ("light", light, 1 - options.split))
-            for name, function, share in rounds:
+            calls = (("heavy", heavy, options.split), ("light", light, 1 - options.split))
+            # Slices of random length (the same split in each): a slice as long as a
+            # sampling period would put every sample at the same point of it.
+            work = speed * options.slice * jitter.uniform(0.5, 1.5)
+            for name, function, share in calls:
                 start = clock()
-                function(max(1, int(speed * options.slice * share)))
+                function(max(1, int(work * share)))
                 spent[name] += clock() - start
     finally:
         stop.set()

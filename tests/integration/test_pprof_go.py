@@ -68,7 +68,7 @@ def test_go_pprof_reports_memspys_shares_of_the_demo(interpreter: Interpreter, t
     interpreter.require()
     out = tmp_path / "x.pb.gz"
     result = record([
-        "--format", "pprof", "-d", "3", "-o", str(out), "--",
+        "--format", "pprof", "-r", "500", "-d", "3", "-o", str(out), "--",
         str(interpreter.path), str(DEMO), "--seconds", "3", "--split", "0.7",
     ])
     assert result.returncode == 0, result.stderr
