@@ -910,8 +910,15 @@ class InterpreterFrameChain(FrameChain):
         caller = _PTR.unpack_from(data, addr - chunk + self._prev)[0]
         if not caller:
             return False
-        frame = ahead.get(caller) or read_each(self.memory, [(caller, self._frame_size)])[0]
+        frame = self._outside_frame(caller, ahead)
         return frame is not None and frame[self._owner] == self._generator
+
+    def _outside_frame(self, addr: int, ahead: Dict[int, Optional[bytes]]) -> Optional[bytes]:
+        """The frame at ``addr`` as the batch read it, else read now (None if it cannot
+        be): for frames outside the chunk, whose fields read here do not change while
+        they live."""
+        frame = ahead.get(addr)
+        return frame if frame is not None else read_each(self.memory, [(addr, self._frame_size)])[0]
 
     def _names_a_frame(
         self, addr: int, chunk: int, data: Optional[bytes], ahead: Dict[int, Optional[bytes]]
@@ -921,11 +928,9 @@ class InterpreterFrameChain(FrameChain):
         if data is not None and chunk <= addr and addr + self._frame_size <= chunk + len(data):
             frame, off = data, addr - chunk
         else:
-            frame, off = ahead.get(addr), 0
+            frame, off = self._outside_frame(addr, ahead), 0
             if frame is None:
-                frame = read_each(self.memory, [(addr, self._frame_size)])[0]
-                if frame is None:
-                    return False
+                return False
         if self._cstack is not None and frame[off + self._owner] >= self._cstack:
             return True
         return self.codes.peek(_PTR.unpack_from(frame, off + self._exec)[0]) is not None
@@ -962,11 +967,7 @@ class InterpreterFrameChain(FrameChain):
         for frame in self._chunk_frames.get(tstate_addr, []):
             if not (chunk + self._chunk_data <= frame and frame + self._frame_size <= boundary):
                 continue
-            off = frame - chunk
-            if frame + self._frame_size > end or data[off + self._owner] != self._thread:
-                continue
-            info = self.codes.peek(_PTR.unpack_from(data, off + self._exec)[0])
-            if info is not None and info.frame_bytes and frame + info.frame_bytes == boundary:
+            if frame + self._thread_frame_bytes(chunk, data, frame) == boundary:
                 return frame
         return self._frame_ending_at(chunk, data, boundary)
 
@@ -978,17 +979,23 @@ class InterpreterFrameChain(FrameChain):
         walk of the thread met (a function seldom on the stack)."""
         for first in (chunk + self._chunk_data, chunk + self._chunk_data + 8):
             addr = first
-            while addr < boundary and addr + self._frame_size <= chunk + len(data):
-                off = addr - chunk
-                if data[off + self._owner] != self._thread:
+            while addr < boundary:
+                length = self._thread_frame_bytes(chunk, data, addr)
+                if not length:
                     break
-                info = self.codes.peek(_PTR.unpack_from(data, off + self._exec)[0])
-                if info is None or not info.frame_bytes:
-                    break
-                if addr + info.frame_bytes == boundary:
+                if addr + length == boundary:
                     return addr
-                addr += info.frame_bytes
+                addr += length
         return 0
+
+    def _thread_frame_bytes(self, chunk: int, data: bytes, addr: int) -> int:
+        """How long the thread's frame at ``addr`` in the chunk read as ``data`` is, as its
+        code says; 0 if no thread's frame of known code is there."""
+        off = addr - chunk
+        if addr + self._frame_size > chunk + len(data) or data[off + self._owner] != self._thread:
+            return 0
+        info = self.codes.peek(_PTR.unpack_from(data, off + self._exec)[0])
+        return info.frame_bytes if info is not None and info.frame_bytes else 0
 
     def _reuse(
         self,
