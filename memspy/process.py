@@ -69,12 +69,17 @@ class PythonProcess:
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
         self.quality: List[int] = [0, 0, 0]  # the last sample's stacks: exact, repaired, unknown
-        self.relisted = 0  # times the last sample read the thread list again
         self._wait_for_init(init_timeout)
 
     @property
     def version(self) -> str:
         return self.image.version.text
+
+    @property
+    def relisted(self) -> int:
+        """How often the last sample read the thread list again (a thread ended while it
+        was read)."""
+        return self.threads.rereads
 
     def _head_address(self) -> int:
         """Address of the pointer to the first interpreter."""
@@ -221,7 +226,6 @@ class PythonProcess:
             message = f"malformed target memory ({type(error).__name__}: {error})"
             raise RemoteReadError(message) from None
         self.quality = walked.quality
-        self.relisted = walked.relisted
         states = [state for state, _ in walked.stacks]
         if not idle_states:
             self._forget_reused(states)

@@ -34,7 +34,6 @@ class Walk:
     """
 
     holder: Optional[int]  # address of the GIL holder's thread state
-    relisted: int  # times the thread list was read again (a thread ended while it was read)
     stacks: List[Tuple[ThreadState, List[Frame]]] = field(default_factory=list)
     quality: List[int] = field(default_factory=lambda: [0, 0, 0])  # stacks per quality
 
@@ -54,7 +53,7 @@ def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) 
     states, holder, ahead = threads.snapshot_with(guesses + code_heads, stages)
     codes.accept(code_heads, ahead[len(guesses) :])
     chain.forget([state.addr for state in states])
-    result = Walk(holder, threads.rereads)
+    result = Walk(holder)
     guessed = ahead[: len(guesses)]
     _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
     return result
