@@ -43,6 +43,11 @@ def frame_names(stack: str) -> List[str]:
     return [frame.split(" (", 1)[0] for frame in stack.split(";")]
 
 
+def samples_in(stacks: Dict[str, int], function: str) -> int:
+    """How many samples have ``function`` anywhere on their stack."""
+    return sum(n for stack, n in stacks.items() if function in frame_names(stack))
+
+
 def share(stacks: Dict[str, int], functions: Sequence[str]) -> Dict[str, float]:
     """Each function's share of the samples in which any of ``functions`` is on the stack."""
     counts = {name: 0 for name in functions}

@@ -14,22 +14,17 @@ from typing import List
 
 import pytest
 from interpreters import INTERPRETERS, Interpreter
-from recorder import DEMO, TIMEOUT, folded, frame_names, record, start_record
-from robust import end, start, wait_for_line
+from recorder import DEMO, TIMEOUT, folded, record, samples_in, start_record
+from robust import TARGETS, end, start, wait_for_line
 from schema import speedscope_errors
 
 from memspy.offsets import load_layout
 
-TARGETS = Path(__file__).resolve().parents[1] / "targets"
 # One interpreter per way of finding the GIL holder (2.7: a global; 3.7-3.11: the
 # runtime's gilstate; 3.12+: the interpreter's GIL), which also spans both frame models.
 GIL_MODELS = [i for i in INTERPRETERS if i.id in ("2.7", "3.9", "3.13")]
 ERAS = [i for i in INTERPRETERS if i.id in ("3.9", "3.13")]
 DEPTH = 12
-
-
-def _samples_in(stacks: dict, function: str) -> int:
-    return sum(n for stack, n in stacks.items() if function in frame_names(stack))
 
 
 @pytest.mark.parametrize("python", GIL_MODELS, ids=[i.id for i in GIL_MODELS])
@@ -45,14 +40,14 @@ def test_idle_and_gil_select_threads_on_each_gil_model(python: Interpreter, tmp_
     # The worker blocked on its queue: absent from a CPU profile, in (nearly) every
     # sample with --idle, never the GIL holder.
     cpu, idle, gil = runs["cpu"], runs["idle"], runs["gil"]
-    assert _samples_in(cpu, "idle_worker") < 0.05 * sum(cpu.values()), cpu
-    assert _samples_in(idle, "idle_worker") > 0.8 * _samples_in(idle, "main"), idle
+    assert samples_in(cpu, "idle_worker") < 0.05 * sum(cpu.values()), cpu
+    assert samples_in(idle, "idle_worker") > 0.8 * samples_in(idle, "main"), idle
     # (It holds the GIL only while it starts: a busy machine can catch it there.)
-    assert _samples_in(gil, "idle_worker") < 0.02 * sum(gil.values()), gil
-    assert _samples_in(gil, "heavy") > 0, gil
+    assert samples_in(gil, "idle_worker") < 0.02 * sum(gil.values()), gil
+    assert samples_in(gil, "heavy") > 0, gil
     # The GIL holder is the busy main thread nearly always: a reader that never found
     # the holder would keep nothing, one that ignored --gil the worker too.
-    assert _samples_in(gil, "main") > 0.8 * sum(gil.values()), gil
+    assert samples_in(gil, "main") > 0.8 * sum(gil.values()), gil
 
 
 @pytest.mark.parametrize("python", ERAS, ids=[i.id for i in ERAS])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from interpreters import Interpreter
-from recorder import DEMO, folded, frame_names, record, start_record
+from recorder import DEMO, folded, frame_names, record, samples_in, start_record
 from schema import speedscope_errors
 
 PY = sys.executable
@@ -83,10 +83,6 @@ def _stacks(tmp_path: Path, *options: str) -> dict:
     return folded(out)
 
 
-def _samples_in(stacks: dict, function: str) -> int:
-    return sum(n for stack, n in stacks.items() if function in frame_names(stack))
-
-
 def test_stack_options(tmp_path: Path):
     line = re.compile(r":\d+\)$")
     default = _stacks(tmp_path)
@@ -94,10 +90,10 @@ def test_stack_options(tmp_path: Path):
     assert any(line.search(frame) for frame in frames)
     total = sum(default.values())
     # Without --idle the waiting worker is (nearly) absent; with it, in every sample.
-    assert _samples_in(default, "idle_worker") < 0.05 * total
+    assert samples_in(default, "idle_worker") < 0.05 * total
 
     idle = _stacks(tmp_path, "--idle", "--threads")
-    assert _samples_in(idle, "idle_worker") > 0.5 * _samples_in(idle, "heavy")
+    assert samples_in(idle, "idle_worker") > 0.5 * samples_in(idle, "heavy")
     roots = {stack.split(";")[0] for stack in idle}
     assert all(re.search(r" \((\d+|0x[0-9a-f]+)\)$", root) for root in roots), roots
     thread_of = {name: {s.split(";")[0] for s in idle if name in frame_names(s)}
@@ -107,11 +103,11 @@ def test_stack_options(tmp_path: Path):
 
     # --gil keeps only the GIL holder: never the worker blocked on its queue.
     gil = _stacks(tmp_path, "--idle", "--gil", "--function")
-    assert _samples_in(gil, "idle_worker") == 0 and _samples_in(gil, "heavy") > 0
+    assert samples_in(gil, "idle_worker") == 0 and samples_in(gil, "heavy") > 0
     assert not any(line.search(f) for stack in gil for f in stack.split(";"))
 
     nolineno = _stacks(tmp_path, "--nolineno")
-    assert _samples_in(nolineno, "heavy") > 0
+    assert samples_in(nolineno, "heavy") > 0
     assert not any(line.search(f) for stack in nolineno for f in stack.split(";"))
 
 
@@ -218,7 +214,7 @@ def test_profile_starts_at_the_commands_first_line(tmp_path: Path):
         "first()\n"
     )
     _ok(record(["-o", str(out), "--rate", "1000", "--", PY, "-c", script]))
-    assert _samples_in(folded(out), "first") >= 10
+    assert samples_in(folded(out), "first") >= 10
 
 
 def test_end_report_and_no_status_line_off_a_terminal(tmp_path: Path):

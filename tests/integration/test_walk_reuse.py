@@ -77,16 +77,13 @@ def test_a_deep_stack_moving_at_the_top(interpreter: Interpreter) -> None:
 
 
 def _until_moved(process: PythonProcess, before: Dict[int, Tuple[Any, ...]]) -> None:
-    """Until a sample of the running target shows a stack other than ``before``."""
+    """Until a sample of the running target shows a stack other than ``before``. The
+    samples are taken by a reader of their own, so ``process``'s remembered walks stay
+    those of the stopped target."""
+    peek = PythonProcess(process.pid)
     deadline = time.monotonic() + 10
-    while _peek(process) == before and time.monotonic() < deadline:
+    while _stacks(peek) == before and time.monotonic() < deadline:
         time.sleep(0.001)
-
-
-def _peek(process: PythonProcess) -> Dict[int, Tuple[Any, ...]]:
-    """A sample with a reader of its own, so ``process``'s remembered walks stay those of
-    the stopped target."""
-    return _stacks(PythonProcess(process.pid))
 
 
 def _noting(stack: RawStack, reused: List[bool]) -> RawStack:
