@@ -23,7 +23,7 @@ from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, T
 from memspy.chains import freed, guess_regions, within_budget
 from memspy.codes import CodeCache, fields_struct
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
-from memspy.memory.base import FIRST, LAST, THEN, Memory, read_each
+from memspy.memory.base import AGAIN, ALSO, FIRST, THEN, Memory, read_each
 from memspy.model import Frame
 from memspy.offsets import Layout
 
@@ -39,6 +39,9 @@ MAX_OUTSIDE_READ_AHEAD = 256  # frames outside the chunks read ahead per thread
 MAX_OLDER_READ_AHEAD = 64  # older data-stack chunks read ahead per thread
 RECENT_OUTSIDE = 16  # frames outside the chunks that earlier walks met, read ahead too
 RECENT_CFRAMES = 8  # 3.11/3.12 cframes of a thread whose frame pointers are read ahead
+# ...until the thread has not named one in this many walks: each may sit on a page of its
+# own, and every page read before the data stack widens the span a sample is read over.
+CFRAME_MEMORY = 64
 MAX_CHANGED_TOP = 8  # innermost ≤3.10 frames a walk reads again before the rest is reused
 MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is redone whole
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
@@ -164,15 +167,18 @@ class FrameChain:
         return self._plan
 
     def _set_guesses(
-        self, tstate_addr: int, regions: List[Tuple[int, int]], first: int = 0, last: int = 0
+        self, tstate_addr: int, regions: List[Tuple[int, int]], first: int = 0, last: int = 0,
+        main: int = 0,
     ) -> None:
         """The thread's read-ahead: its ``first`` regions name its frames and are read
-        with the thread states, its ``last`` ones after everything else (a frame pointer
-        read again), the others in between (see ``ProcessMemory.read_some``)."""
+        with the thread states, its ``last`` ones right after the others (a frame pointer
+        read again), the others in between, the ``main`` ones that follow the first
+        before the rest if given (see ``ProcessMemory.read_some``)."""
         if self._guesses.get(tstate_addr) != regions:
             self._guesses[tstate_addr] = regions
             middle = len(regions) - first - last
-            self._stages[tstate_addr] = [FIRST] * first + [THEN] * middle + [LAST] * last
+            then = [THEN] * middle if not main else [THEN] * main + [ALSO] * (middle - main)
+            self._stages[tstate_addr] = [FIRST] * first + then + [AGAIN] * last
             self._plan = None
 
     def raw(self, tstate_addr: int, tstate: bytes, prefetched: Prefetched) -> RawStack:
@@ -634,7 +640,9 @@ class InterpreterFrameChain(FrameChain):
         self._older: Dict[int, List[Tuple[int, int]]] = {}
         self._plans: Dict[int, Tuple[int, List[int], List[Tuple[int, int]]]] = {}
         self._chunk_frames: Dict[int, List[int]] = {}  # thread state -> recent chunk frames
-        self._cframes: Dict[int, List[int]] = {}  # thread state -> its recent cframes (≤3.12)
+        # Thread state -> its prefetches so far, and its recent cframes (≤3.12), the
+        # latest first, each with the count of prefetches when it was last the thread's.
+        self._cframes: Dict[int, Tuple[int, Dict[int, int]]] = {}
         # Thread state -> (chunk, end) its last read-ahead asked for. Asked for again while
         # it covers the stack: a stack a frame deeper than last time is then still taken
         # from the sample's batch, at its instant, not read whole a second time, later.
@@ -657,10 +665,14 @@ class InterpreterFrameChain(FrameChain):
             # C, and back. The pointer of each cframe the thread had lately is read with
             # the thread states; read later, a cframe that was left holds garbage.
             cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
-            cframes = self._cframes.get(tstate_addr, [])
-            if cframe not in cframes:
-                cframes = [cframe, *cframes][:RECENT_CFRAMES]
-                self._cframes[tstate_addr] = cframes
+            now, recent = self._cframes.get(tstate_addr, (0, {}))
+            now += 1
+            recent = {cframe: now, **{
+                c: last for c, last in recent.items() if c != cframe and now - last < CFRAME_MEMORY
+            }}
+            recent = dict(list(recent.items())[:RECENT_CFRAMES])
+            self._cframes[tstate_addr] = (now, recent)
+            cframes = list(recent)
             regions += [(addr + self._cframe_current, 8) for addr in cframes]
         chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
         top = _PTR.unpack_from(tstate, self._top_off)[0]
@@ -678,12 +690,16 @@ class InterpreterFrameChain(FrameChain):
         outside = self._outside.get(tstate_addr, [])
         older = self._older.get(tstate_addr, [])
         regions += [(addr, self._frame_size) for addr in outside] + older
-        # The frame pointer once more, after the frames: whether the stack moved meanwhile.
+        # The frame pointer and the data stack's top once more, after the frames: whether
+        # the stack moved meanwhile, and where it ended when it did.
         again = [(addr + self._cframe_current, 8) for addr in cframes] or [
             (tstate_addr + self._current_off, 8)
         ]
+        if cframes:
+            again.append((tstate_addr + self._cframe_off, 8))
+        again.append((tstate_addr + self._top_off, 8))
         self._plans[tstate_addr] = (chunk, outside, older, cframes)
-        self._set_guesses(tstate_addr, regions + again, len(cframes), len(again))
+        self._set_guesses(tstate_addr, regions + again, len(cframes), len(again), int(bool(chunk)))
         return regions + again
 
     def _tables(self) -> List[Dict[int, object]]:
@@ -719,7 +735,7 @@ class InterpreterFrameChain(FrameChain):
         chunk, outside_guess, older_guess, cframes = self._plans.pop(
             tstate_addr, (0, [], [], [])
         )
-        again = max(len(cframes), 1)
+        again = max(len(cframes), 1) + (2 if cframes else 1)
         prefetched, after = list(prefetched[:-again]), prefetched[-again:]
         if self._current_off is not None:
             addr = _PTR.unpack_from(tstate, self._current_off)[0]
@@ -778,17 +794,25 @@ class InterpreterFrameChain(FrameChain):
             # C stack reuses, within microseconds: read a moment later, it names no frame.
             # A cframe being set up names none yet (NULL) while Python frames are on the
             # data stack. The frames below are still there, the innermost ending at its top.
-            addr = self._resumer(tstate_addr, tstate, chunk, chunk_data, [])
-            if not addr:
-                return unknown_stack([])
-            running = self._running_generator(addr, read_ahead)
+            top = _PTR.unpack_from(tstate, self._top_off)[0]
+            addr = self._resumer(tstate_addr, top, chunk, chunk_data, [])
+            running = self._running_generator(addr, read_ahead) if addr else 0
             if running:
                 addr, quality = running, REPAIRED
-            elif self._called_by_generator(addr, chunk, chunk_data, read_ahead):
+            elif addr and self._called_by_generator(addr, chunk, chunk_data, read_ahead):
                 quality = REPAIRED  # the cframe left was its generator's: it ran
             else:
-                out.append(UNKNOWN)
-                quality = PARTLY_UNKNOWN
+                # The stack changed before its bytes were read. The thread's frame as
+                # read right after them, if it is the innermost there, gives the sample
+                # a moment later, but at one moment.
+                later = self._frame_after(tstate_addr, cframes, after, chunk, chunk_data)
+                if later:
+                    addr, quality, moved = later, REPAIRED, 0
+                elif not addr:
+                    return unknown_stack([])
+                else:
+                    out.append(UNKNOWN)
+                    quality = PARTLY_UNKNOWN
             closed, trail = False, None
         while addr:
             # Hidden entry frames count too (at most one per Python frame in CPython).
@@ -850,7 +874,8 @@ class InterpreterFrameChain(FrameChain):
                 # generator to a C-stack entry frame, so only a torn read ends here; in
                 # 3.11 so does a thread without Python frames driving a generator from C
                 # (rare). Its caller is found from the data stack.
-                addr = self._resumer(tstate_addr, tstate, chunk, chunk_data, visited)
+                top = _PTR.unpack_from(tstate, self._top_off)[0]
+                addr = self._resumer(tstate_addr, top, chunk, chunk_data, visited)
                 if not addr:
                     return unknown_stack(out)
                 quality, closed, trail = max(quality, REPAIRED), False, None
@@ -884,6 +909,34 @@ class InterpreterFrameChain(FrameChain):
         if len(innermost) == 2:
             (_, first), (caller, second) = innermost
             self.call_sites.learn(caller, frames[second][0], frames[first][0], frames[second][1])
+
+    def _frame_after(
+        self, tstate_addr: int, cframes: List[int], after: Sequence[Optional[bytes]],
+        chunk: int, data: Optional[bytes],
+    ) -> int:
+        """The frame the thread ran when the reads that follow its frames' were made, if
+        those agree with one another and with the data stack as read: the thread's frame
+        pointer (through the cframe the thread named then, on 3.11/3.12) names a thread's
+        frame of the chunk that ends at the data stack's top read then (or, if that frame
+        was not there yet, the one before it). 0 otherwise."""
+        if data is None or None in after:
+            return 0
+        words = [_PTR.unpack_from(value, 0)[0] for value in after]  # type: ignore[arg-type]
+        top = words[-1]
+        if cframes:
+            if words[-2] not in cframes:
+                return 0
+            frame = words[cframes.index(words[-2])]
+        else:
+            frame = words[0]
+        if not chunk <= frame < chunk + len(data):
+            return 0
+        length = self._thread_frame_bytes(chunk, data, frame)
+        if length:
+            return frame if frame + length == top else 0
+        # No frame there yet in the bytes read: it was pushed after them, and the frame
+        # that ends where it begins, its caller, was the innermost when they were read.
+        return self._resumer(tstate_addr, frame, chunk, data, [])
 
     def _running_generator(self, resumer: int, ahead: Dict[int, Optional[bytes]]) -> int:
         """The one generator frame of this sample's batch that links to ``resumer``: it
@@ -947,8 +1000,7 @@ class InterpreterFrameChain(FrameChain):
             )[:RECENT_FRAMES]
 
     def _resumer(
-        self, tstate_addr: int, tstate: bytes, chunk: int, data: Optional[bytes],
-        visited: List[int],
+        self, tstate_addr: int, top: int, chunk: int, data: Optional[bytes], visited: List[int]
     ) -> int:
         """The frame that resumed a generator whose link to it was cleared by a yield
         between the read of the thread and the read of the generator's frame; 0 if none
@@ -963,7 +1015,7 @@ class InterpreterFrameChain(FrameChain):
             return 0
         end = chunk + len(data)
         above = [addr for addr in visited if chunk <= addr < end]
-        boundary = min(above) if above else _PTR.unpack_from(tstate, self._top_off)[0]
+        boundary = min(above) if above else top
         for frame in self._chunk_frames.get(tstate_addr, []):
             if not (chunk + self._chunk_data <= frame and frame + self._frame_size <= boundary):
                 continue

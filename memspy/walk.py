@@ -132,9 +132,16 @@ def _cut(
         else:
             return pieces
         pieces = []
-    by_addr = {addr: data for (addr, _), data in zip(guesses, guessed) if data is not None}
+    # A region asked for twice (a frame pointer, and the same read again after the
+    # frames) takes the guess of the same turn: each was read at its own moment.
+    by_addr: Dict[int, List[Optional[bytes]]] = {}
+    for (addr, _), data in zip(guesses, guessed):
+        by_addr.setdefault(addr, []).append(data)
+    turns: Dict[int, int] = {}
     for addr, size in wanted:
-        data = by_addr.get(addr)
+        turn = turns[addr] = turns.get(addr, -1) + 1
+        same = by_addr.get(addr, ())
+        data = same[turn] if turn < len(same) else None
         if data is not None and len(data) >= size:
             pieces.append(data if len(data) == size else data[:size])
         else:

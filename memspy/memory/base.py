@@ -6,9 +6,12 @@ from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
 
-# Stages of one batched read (see ``ProcessMemory.read_some``): what names memory first,
-# what it names then, what does not change last.
-FIRST, THEN, LAST = 0, 1, 2
+# Stages of one batched read (see ``ProcessMemory.read_some``): what names memory first;
+# what it names then, the most of it (a thread's data stack) before the rest; the first
+# pointers once more, right after (whether what they named changed while it was read,
+# over as short a span as one system call allows); what does not change last. Each
+# page read between two stages widens the span a sample is read over.
+FIRST, THEN, ALSO, AGAIN, LAST = 0, 1, 2, 3, 4
 
 
 class Memory(Protocol):

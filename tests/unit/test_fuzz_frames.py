@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import MemspyError, RemoteReadError
-from memspy.frames import PARTLY_UNKNOWN, CallSites, truncated_frame
+from memspy.frames import CFRAME_MEMORY, PARTLY_UNKNOWN, CallSites, truncated_frame
 from memspy.memory import BufferMemory
-from memspy.memory.base import FIRST, read_each
+from memspy.memory.base import AGAIN, FIRST, read_each
 from memspy.model import Frame
 from memspy.offsets import SUPPORTED, load_layout
-from memspy.walk import Walk, walk
+from memspy.walk import MAX_PREFETCH_BYTES, Walk, walk
 
 EXAMPLES = int(os.environ.get("MEMSPY_FUZZ_EXAMPLES", "100"))
 SECONDS_PER_WALK = 2.0  # an intact walk takes about a millisecond
@@ -338,6 +338,87 @@ def test_a_callee_returning_during_the_read_leaves_its_caller_at_the_call(versio
             process.expected[0][0], process.expected[0][1][:2], *process.expected[0][2:]
         ]
         assert line == process.expected[0][1][2] + 1
+
+
+class ThreeInstants(SwappableMemory):
+    """A batched read over which the thread moved twice: its first stage reads
+    ``before``, the frame pointers read again (``AGAIN``) read ``after``, the rest reads
+    ``inner``."""
+
+    def __init__(self, before: BufferMemory, after: BufferMemory) -> None:
+        super().__init__(after)
+        self.before, self.after = before, after
+
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]:
+        instant = {FIRST: self.before, AGAIN: self.after}
+        return [
+            read_each(instant.get(stage, self.inner), [region])[0]
+            for region, stage in zip(regions, stages or [None] * len(regions))
+        ]
+
+
+@pytest.mark.parametrize("version", IFRAME_VERSIONS)
+@pytest.mark.parametrize("pushed", [False, True], ids=["there", "pushed-after"])
+def test_a_stack_that_changed_before_its_frames_were_read_is_taken_right_after(
+    version: str, pushed: bool
+) -> None:
+    """3.11+: when the thread state was read, its frame pointer named no frame (a cframe
+    left) and its data stack's top ended no frame of the bytes read next: the stack
+    changed in between. The frame pointer and top read right after those bytes agree with
+    them (or name a frame pushed just after them, whose caller then ran): that moment's
+    stack, whole, counted as repaired, not an unknown one."""
+    process = build(layout_of(version))
+    slot, top = _top_frame_pointer(process)
+    tstate, t = _first_tstate(process), process.layout.tstate
+    end = struct.unpack("<Q", process.memory().read(tstate + t.datastack_top, 8))[0]
+    warm = process.memory()
+    if pushed:  # the pointer right after names a frame above the innermost, not yet written
+        process.ptr(slot, end)
+        process.ptr(tstate + t.datastack_top, end + process.layout.iframe.sizeof)
+    after = process.memory()
+    process.ptr(slot, 0xDEAD0000)
+    process.ptr(tstate + t.datastack_top, end + 8 * 7)  # the top of another moment
+    memory = ThreeInstants(warm, warm)
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+    for _ in range(2):
+        walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    memory.before, memory.after = process.memory(), after
+    result = walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert stacks(result) == process.expected
+    assert result.quality == [len(process.expected) - 1, 1, 0]
+
+
+@pytest.mark.parametrize("version", [v for v in VERSIONS if layout_of(v).tstate.cframe is not None])
+def test_a_cframe_the_thread_left_long_ago_is_no_longer_read_ahead(version: str) -> None:
+    """3.11/3.12: the frame pointers of a thread's recent cframes are read with the thread
+    states, each maybe on a page of its own, and every page read before the data stack
+    widens the span a sample is read over: one the thread has not named for
+    ``CFRAME_MEMORY`` walks (left at start-up, say) is dropped from the read-ahead."""
+    process = build(layout_of(version))
+    t, current = process.layout.tstate, process.layout.cframe.current_frame
+    tstate = _first_tstate(process)
+    slot, top = _top_frame_pointer(process)
+    memory = SwappableMemory(process.memory())
+    threads, chain, codes = walkers(process, memory)  # type: ignore[arg-type]
+
+    def read_ahead() -> List[int]:
+        return [addr for addr, _ in chain.guesses(MAX_PREFETCH_BYTES)[0]]
+
+    walk(memory, threads, chain, codes)  # type: ignore[arg-type]
+    assert slot in read_ahead()
+    cframe = process.alloc(8 + current)
+    process.ptr(cframe + current, top)
+    process.ptr(tstate + t.cframe, cframe)
+    limit = struct.unpack("<Q", process.memory().read(tstate + t.datastack_limit, 8))[0]
+    for walks in range(1, CFRAME_MEMORY + 1):
+        # The thread state's bytes change at each walk, as a running thread's do.
+        process.ptr(tstate + t.datastack_limit, limit + 16 * walks)
+        memory.inner = process.memory()
+        assert stacks(walk(memory, threads, chain, codes)) == process.expected  # type: ignore[arg-type]
+        assert (slot in read_ahead()) == (walks < CFRAME_MEMORY)  # walks since it was named
+    assert cframe + current in read_ahead()
 
 
 @pytest.mark.parametrize("version", VERSIONS)
