@@ -23,6 +23,7 @@ from memspy.offsets import Layout, load_layout
 from memspy.tasks import Tasks
 from memspy.threadnames import ThreadNames
 from memspy.threads import Threads, ThreadState
+from memspy.variables import FrameVariables, Variable, read_variables
 from memspy.walk import walk
 
 INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
@@ -246,6 +247,19 @@ class PythonProcess:
                 )
             )
         return Sample(time.monotonic(), self.pid, tuple(stacks))
+
+    def variables(self, sample: Sample) -> Dict[int, List[Optional[List[Variable]]]]:
+        """The variables of every frame of ``sample`` (a list per frame, None where they
+        cannot be read), by thread id: for a sample taken while the target is paused,
+        whose thread states are read again to follow each chain frame by frame."""
+        reader = FrameVariables(self.memory, self.layout, self.codes, self.objects)
+        states, _ = self.threads.snapshot()
+        tstates = {state.thread_id: state.data for state in states}
+        return {
+            thread.thread_id: read_variables(reader, tstates[thread.thread_id], thread.frames)
+            for thread in sample.threads
+            if thread.thread_id in tstates
+        }
 
     def close(self) -> None:
         self.tasks.close()

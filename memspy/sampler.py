@@ -254,7 +254,7 @@ class Sampler:
             self.stats.stacks[index] += count
         self.stats.relisted += process.relisted
         self._commit(pid)
-        return sample if pauser is None else _running_before_pause(sample, pauser.running)
+        return sample if pauser is None else running_before_pause(sample, pauser.running)
 
     def _error(self, pid: int, kind: str, message: str) -> None:
         self._pending.setdefault(pid, Counter())[kind] += 1
@@ -324,7 +324,7 @@ class Sampler:
         return stats
 
 
-def _running_before_pause(sample: Sample, running: Dict[int, bool]) -> Sample:
+def running_before_pause(sample: Sample, running: Dict[int, bool]) -> Sample:
     """A paused thread is never runnable: whether it is idle is what it was doing just
     before the pause."""
     threads = tuple(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Dict, Tuple
+
 import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
-from memspy.dumping import dump_json, dump_text
+from memspy.dumping import ThreadVariables, dump_json, dump_text
 from memspy.frames import DEFAULT_MAX_DEPTH, EXACT
 from memspy.model import Sample
+from memspy.pause import Pauser
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
+from memspy.sampler import running_before_pause
 
 # Samples a dump may take before it settles for the one read best.
 DUMP_TRIES = 20
@@ -48,19 +52,48 @@ def _whole_sample(process: PythonProcess) -> Sample:
     show_default=True,
     help="Frames per thread before the stack is cut (a marker frame says so).",
 )
+@click.option(
+    "-l",
+    "--locals",
+    "with_locals",
+    is_flag=True,
+    help="Also print each frame's arguments and local variables (pauses the target while "
+    "they are read: values change as it runs).",
+)
 @reports_errors
-def dump(pid: int, as_json: bool, max_depth: int) -> None:
-    """Print the Python stack of every thread of process PID, without pausing it.
+def dump(pid: int, as_json: bool, max_depth: int, with_locals: bool) -> None:
+    """Print the Python stack of every thread of process PID, without pausing it
+    (with --locals, paused for the moment of reading).
 
     For each thread: its id, kernel thread id, name, whether it is running or idle and
-    whether it holds the GIL, then its frames innermost first as `function (file:line)`.
+    whether it holds the GIL, then its frames innermost first as `function (file:line)`;
+    with --locals, under each frame its arguments and other variables, `name: value`
+    (values are rebuilt from memory, never by running code in the target).
     """
     process = PythonProcess(pid, max_depth=max_depth)
+    variables = None
     try:
-        sample = _whole_sample(process)
+        if with_locals:
+            sample, variables = _paused(process)
+        else:
+            sample = _whole_sample(process)
     finally:
         process.close()
     if as_json:
-        click.echo(dump_json(sample))
+        click.echo(dump_json(sample, variables))
     else:
-        click.echo(dump_text(sample, command_line(pid), process.version, process.image.path))
+        text = dump_text(sample, command_line(pid), process.version, process.image.path, variables)
+        click.echo(text)
+
+
+def _paused(process: PythonProcess) -> Tuple[Sample, Dict[int, ThreadVariables]]:
+    """A sample and its frames' variables, read while every thread of the target is
+    stopped: then they belong to one moment."""
+    pauser = Pauser(process.pid)
+    try:
+        pauser.pause()
+        sample = running_before_pause(_whole_sample(process), pauser.running)
+        return sample, process.variables(sample)
+    finally:
+        pauser.resume()  # let go of running threads only: a stopped one cannot be stopped again
+        pauser.close()

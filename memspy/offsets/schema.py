@@ -90,6 +90,19 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         # next frame pushed above it begins
         "nlocalsplus",
         "stacksize",
+        # What names a frame's variables (``dump --locals``): the counts of arguments, and
+        # the names of the fast slots in the order of f_localsplus / localsplus: co_varnames,
+        # then co_cellvars, then co_freevars (≤3.10); co_localsplusnames with a kind byte
+        # per slot in co_localspluskinds (3.11+)
+        "argcount",
+        "posonlyargcount",  # 3.8+
+        "kwonlyargcount",  # 3.x
+        "nlocals",
+        "varnames",
+        "cellvars",
+        "freevars",
+        "localsplusnames",
+        "localspluskinds",
         "sizeof",
     ),
     "coflags": (  # CO_* bits of co_flags whose frames a generator-like object owns
@@ -97,7 +110,18 @@ SECTIONS: Dict[str, Tuple[str, ...]] = {
         "coroutine",  # 3.x
         "iterable_coroutine",  # 3.x
         "async_generator",  # 3.6+
+        "varargs",  # a *args parameter follows the positional and keyword-only ones
+        "varkeywords",  # a **kwargs parameter follows that
     ),
+    "fastkinds": (  # CO_FAST_* bits of a co_localspluskinds byte (3.11+)
+        "local",
+        "cell",
+        "free",
+        "hidden",  # 3.12+: a variable of an inlined comprehension, not the function's own
+    ),
+    "float": ("fval",),
+    "cell": ("ref",),  # PyCellObject.ob_ref: the value of a cell or free variable
+    "set": ("used",),
     "object": ("refcnt", "type", "sizeof"),
     "varobject": ("size", "sizeof"),
     "type": (

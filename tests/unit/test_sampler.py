@@ -16,7 +16,7 @@ from memspy.collectors import create
 from memspy.errors import RemoteReadError, TargetExited
 from memspy.model import Frame, ProfileInfo, Sample, ThreadStack
 from memspy.recording import Recording
-from memspy.sampler import RunStats, Sampler, Stop, Targets, _running_before_pause, filter_threads
+from memspy.sampler import RunStats, Sampler, Stop, Targets, running_before_pause, filter_threads
 
 # A live pid, so that a failed read is not taken for the process's exit: only "exit" is.
 LIVE = os.getpid()
@@ -134,5 +134,5 @@ def test_filter_threads_and_paused_idleness():
     assert [t.thread_id for t in filter_threads(sample, idle=True, gil=True).threads] == [1]
     assert filter_threads(sample, idle=True, gil=False) is sample
     # Under --blocking every thread reads as stopped; what it did before the pause counts.
-    paused = _running_before_pause(sample, {1: True, 2: True, 3: False})
+    paused = running_before_pause(sample, {1: True, 2: True, 3: False})
     assert [t.idle for t in paused.threads] == [False, False, True]
