@@ -42,7 +42,7 @@ def _status(path: PathLike) -> Optional[os.stat_result]:
         return None
 
 
-def _is_stream(path: PathLike) -> bool:
+def is_stream(path: PathLike) -> bool:
     """A path that is written into as it is (standard output, a device, a FIFO)."""
     if str(path) == STDOUT:
         return True
@@ -59,7 +59,7 @@ def _file_behind(path: PathLike) -> Path:
 
 def check_writable(path: PathLike) -> None:
     """Fail before sampling starts, not after an hour of it, when ``path`` cannot be written."""
-    if _is_stream(path):
+    if is_stream(path):
         if str(path) != STDOUT and not os.access(path, os.W_OK):
             raise OutputError(f"cannot write {path}: permission denied",
                               hint="choose another output path")
@@ -122,7 +122,7 @@ def write_atomic(path: PathLike, write: Callable[[BinaryIO], None]) -> None:
     A stream (see the module's docstring) has no "in place": it gets the bytes directly.
     """
     check_writable(path)
-    if _is_stream(path):
+    if is_stream(path):
         _write_stream(path, write)
         return
     target = _file_behind(path)

@@ -13,13 +13,14 @@ from typing import List, Optional, Tuple
 import click
 
 from memspy import launch
+from memspy.checkpoint import DEFAULT_INTERVAL, Checkpoints
 from memspy.cli import main
 from memspy.cli.common import reports_errors
 from memspy.cli.options import output_options, stack_options
 from memspy.collectors import StackOptions, create, format_for_path
 from memspy.frames import DEFAULT_MAX_DEPTH
 from memspy.model import ProfileInfo
-from memspy.output import STDOUT, check_writable, write_atomic
+from memspy.output import STDOUT, check_writable, is_stream, write_atomic
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
 from memspy.recording import Recording, attach_child, exit_status, stack_quality
@@ -74,6 +75,10 @@ class StatusLine:
 @click.option("--max-depth", type=click.IntRange(1, 1_000_000), default=DEFAULT_MAX_DEPTH,
               show_default=True, help="Frames per thread before a stack is cut.")
 @click.option("-v", "--verbose", is_flag=True, help="Say why each dropped sample was dropped.")
+@click.option("--checkpoint", type=click.FloatRange(min=0), default=DEFAULT_INTERVAL,
+              show_default=True, metavar="SECONDS",
+              help="Write the profile so far to the output file this often (0: only at the "
+              "end), so that even SIGKILL loses at most that much. Not for stdout or a pipe.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @reports_errors
 def record(
@@ -92,6 +97,7 @@ def record(
     summary_path: Optional[str],
     max_depth: int,
     verbose: bool,
+    checkpoint: float,
     command: Tuple[str, ...],
 ) -> None:
     """Sample a Python process into a profile.
@@ -122,7 +128,7 @@ def record(
     try:
         _run(
             pid, child, output, fmt, options, rate, duration, idle, gil, subprocesses,
-            blocking, summary_path, max_depth, verbose, stop,
+            blocking, summary_path, max_depth, verbose, checkpoint, stop,
         )
     finally:
         for signum, handler in previous:
@@ -179,6 +185,7 @@ def _run(
     summary_path: Optional[str],
     max_depth: int,
     verbose: bool,
+    checkpoint: float,
     stop: Stop,
 ) -> None:
     if child is not None:
@@ -201,16 +208,23 @@ def _run(
         _say(f"sampling process {root.pid} (Python {root.version}) at {rate:g} Hz")
     elif subprocesses and child is not None and child.poll() is None:
         _say(f"sampling the Python processes that command {root_pid} starts, at {rate:g} Hz")
+    checkpoints = Checkpoints(checkpoint) if checkpoint and not is_stream(output) else None
     if root is not None or (subprocesses and child is not None and child.poll() is None):
         status = StatusLine()
+
+        def on_tick(stats: RunStats) -> None:
+            status.update(stats)
+            if checkpoints is not None:
+                checkpoints.due(lambda: _write(output, recording, info, stats))
+
         try:
             stats = recording.sample(
                 root_pid, root, rate, duration=duration, follow=subprocesses,
-                blocking=blocking, max_depth=max_depth, stop=stop, on_tick=status.update,
+                blocking=blocking, max_depth=max_depth, stop=stop, on_tick=on_tick,
                 verbose=_say if verbose else None,
             )
         except BaseException:
-            _save_anyway(output, recording, info)
+            _save_anyway(output, recording, info, checkpoints)
             raise
         finally:
             status.clear()
@@ -218,22 +232,33 @@ def _run(
         _say("the command never became a Python process that memspy could read; "
              "the profile will be empty (try --subprocesses if it starts Python as a child)")
         stats.end_reason = stats.end_reason or "command exited"
-    # How the stacks were read goes into the file too, where its format has room for it.
+    if checkpoints is not None:
+        checkpoints.finish()
+    _write(output, recording, info, stats)
+    _report(stats, output, recording, summary_path)
+
+
+def _write(output: str, recording: Recording, info: ProfileInfo, stats: RunStats) -> None:
+    """The profile of the run so far (all of it, at the end), written in place atomically.
+    How the stacks were read goes into the file too, where its format has room for it."""
+    ended = stats.ended or time.monotonic()
     recorded = (
         ("samples", str(stats.samples)),
         ("stacks", stack_quality(stats)),
         ("dropped", f"{stats.error_count} samples"),
     )
-    recording.finish(
-        dataclasses.replace(info, duration_s=stats.duration, extra=info.extra + recorded)
-    )
+    duration = max(ended - stats.started, 0.0) if stats.started else 0.0
+    recording.finish(dataclasses.replace(info, duration_s=duration, extra=info.extra + recorded))
     write_atomic(output, recording.collector.export)
-    _report(stats, output, recording, summary_path)
 
 
-def _save_anyway(output: str, recording: Recording, info: ProfileInfo) -> None:
+def _save_anyway(
+    output: str, recording: Recording, info: ProfileInfo, checkpoints: Optional[Checkpoints]
+) -> None:
     """An unexpected failure mid-run still leaves the samples taken so far on disk."""
     try:
+        if checkpoints is not None:
+            checkpoints.finish()
         recording.finish(info)
         write_atomic(output, recording.collector.export)
         _say(f"wrote the samples taken so far to {output}")
