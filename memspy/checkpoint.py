@@ -40,9 +40,14 @@ class Checkpoints:
         slow disk then spaces them out); collect the copy that finished."""
         self._reap(block=False)
         now = time.monotonic()
-        if self._writer is not None or now < self._next:
-            return
-        self._next = now + self.interval
+        if self._writer is None and now >= self._next:
+            self.start(write)
+
+    def start(self, write: Callable[[], None]) -> None:
+        """Start ``write`` in a copy now, once the one writing (if any) is done: a write
+        that must not be skipped (a rotated interval's file)."""
+        self._reap(block=True)
+        self._next = time.monotonic() + self.interval
         pid = os.fork()
         if pid == 0:  # the copy: write, then leave without running any of memspy's exits
             status = 1

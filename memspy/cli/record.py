@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import click
 
@@ -24,6 +24,7 @@ from memspy.output import STDOUT, check_writable, is_stream, write_atomic
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
 from memspy.recording import Recording, attach_child, exit_status, stack_quality
+from memspy.rotation import Rotation, check_template
 from memspy.sampler import RunStats, Stop
 
 
@@ -75,6 +76,11 @@ class StatusLine:
 @click.option("--max-depth", type=click.IntRange(1, 1_000_000), default=DEFAULT_MAX_DEPTH,
               show_default=True, help="Frames per thread before a stack is cut.")
 @click.option("-v", "--verbose", is_flag=True, help="Say why each dropped sample was dropped.")
+@click.option("--rotate", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Write one profile per interval of SECONDS, each to the output path "
+              "filled in for it: {pid}, {start} (UTC, 20261202T051500Z), {index}.")
+@click.option("--keep", type=click.IntRange(min=1), metavar="N",
+              help="With --rotate: delete the oldest files of this run beyond N.")
 @click.option("--checkpoint", type=click.FloatRange(min=0), default=DEFAULT_INTERVAL,
               show_default=True, metavar="SECONDS",
               help="Write the profile so far to the output file this often (0: only at the "
@@ -97,6 +103,8 @@ def record(
     summary_path: Optional[str],
     max_depth: int,
     verbose: bool,
+    rotate: Optional[float],
+    keep: Optional[int],
     checkpoint: float,
     command: Tuple[str, ...],
 ) -> None:
@@ -117,8 +125,14 @@ def record(
         raise click.UsageError("give either -p PID or a command after --, not both")
     if output is None:
         output = time.strftime("memspy-%Y%m%d-%H%M%S.speedscope.json")
+    if keep is not None and rotate is None:
+        raise click.UsageError("--keep goes with --rotate")
     fmt = fmt or format_for_path(output)
-    check_writable(output)
+    if rotate is not None:
+        if is_stream(output):
+            raise click.UsageError("--rotate writes files: give a path template, not a stream")
+        check_template(output)
+    check_writable(filled(output) if rotate is not None else output)
     if summary_path:
         check_writable(summary_path)
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
@@ -128,7 +142,7 @@ def record(
     try:
         _run(
             pid, child, output, fmt, options, rate, duration, idle, gil, subprocesses,
-            blocking, summary_path, max_depth, verbose, checkpoint, stop,
+            blocking, summary_path, max_depth, verbose, Saving(checkpoint, rotate, keep), stop,
         )
     finally:
         for signum, handler in previous:
@@ -185,7 +199,7 @@ def _run(
     summary_path: Optional[str],
     max_depth: int,
     verbose: bool,
-    checkpoint: float,
+    saving: Saving,
     stop: Stop,
 ) -> None:
     if child is not None:
@@ -208,14 +222,27 @@ def _run(
         _say(f"sampling process {root.pid} (Python {root.version}) at {rate:g} Hz")
     elif subprocesses and child is not None and child.poll() is None:
         _say(f"sampling the Python processes that command {root_pid} starts, at {rate:g} Hz")
-    checkpoints = Checkpoints(checkpoint) if checkpoint and not is_stream(output) else None
+    rotation = Rotation(output, saving.rotate, saving.keep, root_pid) if saving.rotate else None
+    every = saving.checkpoint or float("inf")  # rotated files are written by copies too
+    use_copies = (saving.checkpoint or rotation) and not is_stream(output)
+    checkpoints = Checkpoints(every) if use_copies else None
+    if rotation is not None:
+        info = dataclasses.replace(info, start_time_ns=rotation.started_ns)
+        recording.collector.info = info
+        output = rotation.path()
     if root is not None or (subprocesses and child is not None and child.poll() is None):
         status = StatusLine()
 
         def on_tick(stats: RunStats) -> None:
+            nonlocal info, output
             status.update(stats)
-            if checkpoints is not None:
-                checkpoints.due(lambda: _write(output, recording, info, stats))
+            if rotation is not None and checkpoints is not None and rotation.due():
+                _rotate(rotation, checkpoints, recording, info, fmt, options)
+                info = recording.collector.info
+                output = rotation.path()
+            if checkpoints is not None and saving.checkpoint:
+                since = rotation.started if rotation is not None else None
+                checkpoints.due(lambda: _write(output, recording, info, stats, since))
 
         try:
             stats = recording.sample(
@@ -234,20 +261,57 @@ def _run(
         stats.end_reason = stats.end_reason or "command exited"
     if checkpoints is not None:
         checkpoints.finish()
-    _write(output, recording, info, stats)
+    _write(output, recording, info, stats, rotation.started if rotation is not None else None)
+    if rotation is not None:
+        rotation.written.append(output)
+        rotation.prune()
+        _say(f"wrote {len(rotation.written)} profiles of {saving.rotate:g} s each, the last "
+             "one partial")
     _report(stats, output, recording, summary_path)
 
 
-def _write(output: str, recording: Recording, info: ProfileInfo, stats: RunStats) -> None:
-    """The profile of the run so far (all of it, at the end), written in place atomically.
-    How the stacks were read goes into the file too, where its format has room for it."""
+class Saving(NamedTuple):
+    """When the profile goes to disk besides the end: checkpoints, rotation."""
+
+    checkpoint: float
+    rotate: Optional[float]
+    keep: Optional[int]
+
+
+def filled(template: str) -> str:
+    """A rotation template with its fields filled, to check the path can be written."""
+    return template.replace("{pid}", "0").replace("{start}", "0").replace("{index}", "0")
+
+
+def _rotate(
+    rotation: Rotation, checkpoints: Checkpoints, recording: Recording, info: ProfileInfo,
+    fmt: str, options: StackOptions,
+) -> None:
+    """The interval is over: its profile, with its own time range, is written by a copy
+    (not skipped, unlike a checkpoint), and the next interval starts from nothing."""
+    finished, path = recording.collector, rotation.path()
+    finished.info = dataclasses.replace(info, duration_s=rotation.every)
+    checkpoints.start(lambda: write_atomic(path, finished.export))
+    rotation.advance()
+    following = dataclasses.replace(info, start_time_ns=rotation.started_ns, duration_s=0.0)
+    recording.collector = create(fmt, following, options)
+
+
+def _write(
+    output: str, recording: Recording, info: ProfileInfo, stats: RunStats,
+    since: Optional[float] = None,
+) -> None:
+    """The profile of the run (or of the current interval, from ``since``) so far,
+    written in place atomically. How the stacks were read goes into the file too, where
+    its format has room for it."""
     ended = stats.ended or time.monotonic()
-    recorded = (
+    start = since if since is not None else stats.started
+    recorded = () if since is not None else (  # the run's totals: not an interval's
         ("samples", str(stats.samples)),
         ("stacks", stack_quality(stats)),
         ("dropped", f"{stats.error_count} samples"),
     )
-    duration = max(ended - stats.started, 0.0) if stats.started else 0.0
+    duration = max(ended - start, 0.0) if start else 0.0
     recording.finish(dataclasses.replace(info, duration_s=duration, extra=info.extra + recorded))
     write_atomic(output, recording.collector.export)
 
