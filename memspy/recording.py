@@ -10,6 +10,7 @@ from typing import Callable, List, Optional
 import psutil
 
 from memspy.collectors.base import Collector
+from memspy.collectors.stacks import MAX_STACKS
 from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
 from memspy.model import ProfileInfo, Sample
 from memspy.process import PythonProcess
@@ -115,6 +116,11 @@ class Recording:
             lines.append(
                 f"{stats.relisted} thread lists read again in their sample (a thread ended "
                 "while the list was read)"
+            )
+        if self.collector.overflow:
+            lines.append(
+                f"{self.collector.overflow} samples of new stacks counted as <other>: the "
+                f"profile holds {MAX_STACKS} distinct stacks at most"
             )
         if stats.exiting:
             lines.append(f"{stats.exiting} samples not taken while a process was exiting")

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from memspy.collectors.stacks import FrameKey
+from memspy.collectors.stacks import MAX_STACKS, OTHER, FrameKey
 from memspy.model import Frame, Sample
 from memspy.terminal import printable
 
@@ -64,13 +64,20 @@ class SampleTally:
         self.counts: Counter = Counter()
 
     def add(self, sample: Sample) -> None:
+        counts = self.counts
         for thread in sample.threads:
             if thread.frames:
-                self.counts[thread.frames] += 1
+                if thread.frames not in counts and len(counts) >= MAX_STACKS:
+                    counts[_OTHER] += 1  # bounded, as the profile is
+                else:
+                    counts[thread.frames] += 1
 
     def stacks(self) -> Iterable[Tuple[Tuple[FrameKey, ...], float]]:
         for frames, count in self.counts.items():
             yield tuple(_key(frame) for frame in reversed(frames)), count
+
+
+_OTHER = (Frame(OTHER, "<memspy>", 0),)
 
 
 def _key(frame: Frame) -> FrameKey:

@@ -72,6 +72,13 @@ class Collector(ABC):
             self.on_transition(transition)
         self.write(stream)
 
+    @property
+    def overflow(self) -> int:
+        """Samples whose new stack was counted as ``<other>``, the format's table of
+        stacks being full (``stacks.MAX_STACKS``)."""
+        table = getattr(self, "table", None)
+        return table.overflow if table is not None else 0
+
     @abstractmethod
     def write(self, stream: BinaryIO) -> None:
         """Write the profile; traced functions still open have been closed by now."""

@@ -13,6 +13,12 @@ from memspy.model import Frame, ThreadStack
 
 StackId = int
 
+# Distinct stacks a profile keeps before it counts further new ones in one ``<other>``
+# stack: a program that keeps making new functions (generated code, a new lambda per
+# request) would otherwise grow memspy's memory with every sample over days.
+MAX_STACKS = 200_000
+OTHER = "<other stacks: more distinct stacks than memspy keeps>"
+
 
 class FrameKey(NamedTuple):
     """A frame as the profile shows it: the line is None when it is not part of the key
@@ -58,6 +64,7 @@ class StackTable:
         # Where each function (name, file) begins, 0 when unknown or ambiguous: before 3.11
         # two methods of one file can share a name (no qualified names) and a start.
         self.start_lines: dict[tuple[str, str | None], int] = {}
+        self.overflow = 0  # samples of new stacks counted as OTHER, past MAX_STACKS
 
     def frame_key(self, frame: Frame) -> FrameKey:
         line = frame.lineno if self.keep_line and frame.lineno > 0 else None
@@ -88,6 +95,9 @@ class StackTable:
     def root_first(self, frames: tuple[Frame, ...], thread: ThreadStack) -> tuple[int, ...]:
         ids = self._frames_ids.get(frames)
         if ids is None:
+            if len(self._frames_ids) >= MAX_STACKS:  # full: no new frame, no new stack
+                self.overflow += 1
+                return (self.frame_id(FrameKey(OTHER, "<memspy>", None)),)
             ids = tuple(self.frame_id(self.frame_key(frame)) for frame in reversed(frames))
             self._frames_ids[frames] = ids
         if self.options.threads:

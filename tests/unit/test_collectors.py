@@ -10,9 +10,13 @@ from collections import defaultdict
 
 import pytest
 
+from memspy import summary as summary_module
 from memspy.collectors import DEFAULT_OPTIONS, StackOptions, create, format_for_path
+from memspy.collectors import stacks as stack_module
+from memspy.collectors.stacks import FrameKey
 from memspy.errors import OutputError
 from memspy.model import Frame, ProfileInfo, Sample, ThreadStack, TraceEvent
+from memspy.recording import Recording
 
 INFO = ProfileInfo(pid=42, command="python app.py", rate_hz=100.0)
 MAIN = Frame("main", "app.py", 10)
@@ -316,3 +320,25 @@ def test_unknown_extension_lists_the_known_ones() -> None:
 def test_unknown_format_name() -> None:
     with pytest.raises(OutputError, match="unknown output format 'html'"):
         create("html", INFO)
+
+
+def test_past_the_cap_new_stacks_are_counted_as_other(monkeypatch) -> None:
+    """A program that makes new functions forever: past ``MAX_STACKS`` distinct stacks
+    each new one counts in one ``<other>`` stack, in the profile and in the end-of-run
+    tally, and the collector says how many; known stacks still count as themselves."""
+
+    monkeypatch.setattr(stack_module, "MAX_STACKS", 3)
+    monkeypatch.setattr(summary_module, "MAX_STACKS", 3)
+    recording = Recording(create("collapsed", ProfileInfo(pid=1)), idle=False, gil=False)
+    names = ["a", "b", "c", "d", "e", "a"]
+    for index, name in enumerate(names):
+        thread = ThreadStack(1, 1, None, False, False, (Frame(name, "f.py", 1),))
+        recording.add(Sample(float(index), 1, (thread,)))
+    out = io.BytesIO()
+    recording.collector.export(out)
+    lines = sorted(out.getvalue().decode().splitlines())
+    assert lines == [f"{stack_module.OTHER} (<memspy>) 2", "a (f.py:1) 2", "b (f.py:1) 1",
+                     "c (f.py:1) 1"]
+    assert recording.collector.overflow == 2
+    tally = dict(recording.tally.stacks())
+    assert tally[(FrameKey(stack_module.OTHER, "<memspy>", None),)] == 2
