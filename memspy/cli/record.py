@@ -132,7 +132,7 @@ def record(
         if is_stream(output):
             raise click.UsageError("--rotate writes files: give a path template, not a stream")
         check_template(output)
-    check_writable(filled(output) if rotate is not None else output)
+    check_writable(_filled(output) if rotate is not None else output)
     if summary_path:
         check_writable(summary_path)
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
@@ -278,7 +278,7 @@ class Saving(NamedTuple):
     keep: Optional[int]
 
 
-def filled(template: str) -> str:
+def _filled(template: str) -> str:
     """A rotation template with its fields filled, to check the path can be written."""
     return template.replace("{pid}", "0").replace("{start}", "0").replace("{index}", "0")
 
