@@ -55,6 +55,7 @@ class FrameVariables:
         self.objects = objects
         self.values = Values(memory, layout, objects)
         self._cell_type: Optional[int] = None
+        self._named: Dict[int, Tuple[List[str], List[int], int]] = {}  # code -> its names
         t, c = layout.tstate, layout.code
         if layout.features.frame_model == "pyframe":
             self._back, self._code = layout.pyframe.f_back, layout.pyframe.f_code
@@ -122,7 +123,14 @@ class FrameVariables:
         return _merged_cells(out, args)
 
     def _code_names(self, code: int) -> Tuple[List[str], List[int], int]:
-        """The names of a code's slots, a kind per slot, and how many are arguments."""
+        """The names of a code's slots, a kind per slot, and how many are arguments (read
+        once per code object: a deep recursion has one code for a thousand frames)."""
+        known = self._named.get(code)
+        if known is None:
+            known = self._named[code] = self._read_code_names(code)
+        return known
+
+    def _read_code_names(self, code: int) -> Tuple[List[str], List[int], int]:
         c = self.layout.code
         head = self.memory.read(
             code, max(off for off in [*self._counts, *self._names] if off is not None) + 8
