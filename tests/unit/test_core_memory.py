@@ -10,6 +10,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
+from memspy.binary.locate import _check_build_id
+from memspy.binary.maps import MapEntry
 from memspy.errors import InputError, RemoteReadError
 from memspy.memory.core import CoreMemory, CoreThread
 
@@ -190,3 +192,14 @@ def test_a_core_cut_inside_its_notes_is_refused(made) -> None:
     with pytest.raises(InputError, match="truncated or damaged"):
         CoreMemory(str(path))
 
+
+def test_build_ids_of_the_file_and_of_the_core_must_agree(made, tmp_path: Path) -> None:
+    path, _ = made
+    core = CoreMemory(str(path))
+    maps = [MapEntry(m.start, m.end, "", m.offset, 0, m.path) for m in core.mappings]
+    lib = str(path.parent / "libpython3.12.so.1.0")
+    _check_build_id(core, maps, lib)  # the same build: no complaint
+    Path(lib).write_bytes(elf_with_build_id(b"\x33" * 20, LIB_SIZE))
+    with pytest.raises(InputError) as error:
+        _check_build_id(core, maps, lib)
+    assert "33" * 20 in error.value.message and "11" * 20 in error.value.message
