@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from memspy.model import Frame, Sample, ThreadStack
 from memspy.terminal import printable
@@ -48,9 +48,13 @@ def dump_json(sample: Sample) -> str:
     )
 
 
-def dump_text(sample: Sample, command: str, version: str, binary: str) -> str:
+def dump_text(
+    sample: Sample, command: str, version: str, binary: str, core: Optional[str] = None
+) -> str:
+    """``core``: the core file the sample was read from, if not from a live process."""
+    source = f"Core file {printable(core)} of process" if core is not None else "Process"
     lines = [
-        f"Process {sample.pid}: {printable(command)}",
+        f"{source} {sample.pid}: {printable(command)}",
         f"Python v{version} ({printable(binary)})",
         "",
     ]

@@ -1,13 +1,17 @@
-"""``memspy dump``: every thread's stack, now."""
+"""``memspy dump``: every thread's stack, now, or as a core file saw it."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
 from memspy.dumping import dump_json, dump_text
+from memspy.errors import InputError, MemspyError
 from memspy.frames import DEFAULT_MAX_DEPTH, EXACT
+from memspy.memory.core import CoreMemory
 from memspy.model import Sample
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
@@ -37,7 +41,19 @@ def _whole_sample(process: PythonProcess) -> Sample:
 
 
 @main.command()
-@click.option("-p", "--pid", type=int, required=True, help="PID of the running Python process.")
+@click.option("-p", "--pid", type=int, help="PID of the running Python process.")
+@click.option(
+    "--core",
+    "core_path",
+    metavar="CORE",
+    help="A core file of a Python process (from the kernel or gcore), instead of -p.",
+)
+@click.option(
+    "--executable",
+    metavar="PATH",
+    help="With --core: the process's executable, where it is no longer at the path the "
+    "core names.",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON shaped like `py-spy dump --json`."
 )
@@ -49,12 +65,26 @@ def _whole_sample(process: PythonProcess) -> Sample:
     help="Frames per thread before the stack is cut (a marker frame says so).",
 )
 @reports_errors
-def dump(pid: int, as_json: bool, max_depth: int) -> None:
-    """Print the Python stack of every thread of process PID, without pausing it.
+def dump(
+    pid: Optional[int],
+    core_path: Optional[str],
+    executable: Optional[str],
+    as_json: bool,
+    max_depth: int,
+) -> None:
+    """Print the Python stack of every thread of process PID, without pausing it, or of
+    the process a core file was written from (--core).
 
     For each thread: its id, kernel thread id, name, whether it is running or idle and
     whether it holds the GIL, then its frames innermost first as `function (file:line)`.
     """
+    if (pid is None) == (core_path is None):
+        raise click.UsageError("give either -p PID or --core CORE")
+    if executable is not None and core_path is None:
+        raise click.UsageError("--executable goes with --core")
+    if core_path is not None:
+        _dump_core(core_path, executable, as_json, max_depth)
+        return
     process = PythonProcess(pid, max_depth=max_depth)
     try:
         sample = _whole_sample(process)
@@ -64,3 +94,36 @@ def dump(pid: int, as_json: bool, max_depth: int) -> None:
         click.echo(dump_json(sample))
     else:
         click.echo(dump_text(sample, command_line(pid), process.version, process.image.path))
+
+
+def _dump_core(path: str, executable: Optional[str], as_json: bool, max_depth: int) -> None:
+    """A truncated core is still read as far as it goes, then reported as an error."""
+    core = CoreMemory(path, executable)
+    try:
+        try:
+            process = PythonProcess.from_core(core, max_depth=max_depth)
+            sample = _whole_sample(process)
+        except MemspyError as error:
+            if core.missing:
+                raise _truncated(core, f"; {error.message}") from None
+            raise
+        if as_json:
+            click.echo(dump_json(sample))
+        else:
+            version, binary = process.version, process.image.path
+            click.echo(dump_text(sample, core.command, version, binary, core=path))
+    finally:
+        core.close()
+    if core.missing:
+        raise _truncated(core, "")
+
+
+def _truncated(core: CoreMemory, then: str) -> InputError:
+    lost = sum(missing.size for missing in core.missing)
+    return InputError(
+        f"core file {core.path} is truncated: {core.size} of {core.declared_size} bytes, "
+        f"{lost} bytes of memory missing in {len(core.missing)} of its segments "
+        f"(from 0x{core.missing[0].start:x}){then}",
+        "what could be read is shown; was the core size limit (ulimit -c) or the disk "
+        "reached while it was written?",
+    )
