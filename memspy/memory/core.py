@@ -28,6 +28,9 @@ _PF_R, _PF_W, _PF_X = 4, 2, 1
 _PR_PID = 32
 _ORIG_RAX = 112 + 15 * 8
 _AT_PHDR, _AT_ENTRY = 3, 9
+# siginfo's si_code for a signal a thread sent with tgkill: abort() and raise() do that to
+# the calling thread, which is running, though its registers show it in the kill call.
+_SI_TKILL = -6
 _DELETED = " (deleted)"
 # Notes are read whole; a core's are tens of kilobytes per thread, this bounds a damaged one.
 _MAX_NOTES = 64 * 1024 * 1024
@@ -109,6 +112,7 @@ class _Notes:
     threads: List[CoreThread] = field(default_factory=list)
     files: List[MappedFile] = field(default_factory=list)
     auxv: Dict[int, int] = field(default_factory=dict)
+    sender: Optional[int] = None  # the pid that sent the fatal signal with tgkill
 
 
 class CoreMemory(LocalMemory):
@@ -133,6 +137,10 @@ class CoreMemory(LocalMemory):
         self.pid = notes.pid
         self.command = notes.command
         self.threads = notes.threads
+        if notes.sender == self.pid and self.threads:
+            # The first thread took the signal that wrote the core (Linux and gdb list it
+            # first); it sent the signal to itself: it was running, not waiting.
+            self.threads[0] = CoreThread(self.threads[0].tid, True)
         self.mappings = notes.files
         self.executable = _executable(notes)
         self._local: Dict[str, str] = {}
@@ -289,6 +297,9 @@ def _take_note(note, notes: _Notes, machine: str) -> None:
         notes.pid = info["pr_pid"] or notes.pid
         args = info["pr_psargs"].split(b"\0", 1)[0] or info["pr_fname"].split(b"\0", 1)[0]
         notes.command = args.decode("utf-8", "replace").strip()
+    elif kind == "NT_SIGINFO" and len(desc) >= 20:
+        _, _, code, _, sender = struct.unpack_from("<iiiii", desc)  # ..., si_code, pad, si_pid
+        notes.sender = sender if code == _SI_TKILL else None
     elif kind == "NT_AUXV":
         for key, value in struct.iter_unpack("<QQ", desc[: len(desc) // 16 * 16]):
             notes.auxv.setdefault(key, value)

@@ -18,7 +18,7 @@ from memspy.memory.core import CoreMemory, CoreThread
 PAGE = 0x1000
 ANON, ANON2, LIB, EXE = 0x10000, 0x12000, 0x20000, 0x30000
 LIB_SIZE = 3 * PAGE
-NT_PRSTATUS, NT_PRPSINFO, NT_AUXV, NT_FILE = 1, 3, 6, 0x46494C45
+NT_PRSTATUS, NT_PRPSINFO, NT_AUXV, NT_FILE, NT_SIGINFO = 1, 3, 6, 0x46494C45, 0x53494749
 FUTEX = 202
 
 
@@ -56,7 +56,9 @@ def elf_with_build_id(build_id: bytes, size: int) -> bytes:
     return data + bytes((i * 7) & 0xFF for i in range(len(data), size))
 
 
-def build_core(tmp: Path, lib: bytes, exe: bytes) -> Tuple[Path, Dict[int, bytes]]:
+def build_core(
+    tmp: Path, lib: bytes, exe: bytes, siginfo: bytes = b""
+) -> Tuple[Path, Dict[int, bytes]]:
     """A core file and what its memory holds, by address (what the test expects)."""
     (tmp / "libpython3.12.so.1.0").write_bytes(lib)
     (tmp / "python3.12").write_bytes(exe)
@@ -65,6 +67,7 @@ def build_core(tmp: Path, lib: bytes, exe: bytes) -> Tuple[Path, Dict[int, bytes
         _note(NT_PRPSINFO, _prpsinfo(4242, b"python3", b"python3 app.py --serve"))
         + _note(NT_PRSTATUS, _prstatus(4242, FUTEX))
         + _note(NT_PRSTATUS, _prstatus(4243, -1))
+        + (_note(NT_SIGINFO, siginfo) if siginfo else b"")
         + _note(NT_AUXV, struct.pack("<QQQQQQ", 3, EXE + 64, 9, EXE + 0x80, 0, 0))
         + _note(NT_FILE, _nt_file([(LIB, LIB + LIB_SIZE, 0, lib_path),
                                    (EXE, EXE + PAGE, 0, exe_path)]))
@@ -105,6 +108,21 @@ def test_notes_name_the_process_its_threads_and_files(made) -> None:
     assert core.executable == str(path.parent / "python3.12")
     assert [(m.start, m.offset) for m in core.mappings] == [(LIB, 0), (EXE, 0)]
     assert core.missing == []
+
+
+@pytest.mark.parametrize(
+    "code, sender, running",
+    [(-6, 4242, True), (-6, 999, False), (0, 4242, False)],
+    ids=["abort", "tgkill-from-elsewhere", "kill"],
+)
+def test_a_thread_that_signalled_itself_was_running(
+    tmp_path: Path, code: int, sender: int, running: bool
+) -> None:
+    """abort() leaves its thread in the tgkill call; only a tgkill from the process itself
+    (si_code SI_TKILL, si_pid its own) makes the first thread a running one."""
+    siginfo = struct.pack("<iiiiiI", 6, 0, code, 0, sender, 0) + bytes(104)  # si_pid at 16
+    path, _ = build_core(tmp_path, elf_with_build_id(b"\1" * 20, LIB_SIZE), b"x" * PAGE, siginfo)
+    assert CoreMemory(str(path)).threads[0] == CoreThread(4242, running)
 
 
 def test_reads_come_from_the_core_then_from_the_mapped_files(made) -> None:
