@@ -53,8 +53,8 @@ class PythonProcess:
         process = cls.__new__(cls)
         running = {thread.tid: thread.running for thread in core.threads}
         tasks = CoreTasks(core.pid, core, running)
-        what = f"the process of core file {core.path}"
-        process._attach(core.pid, core, find_python_in_core(core), tasks, max_depth, what)
+        image = find_python_in_core(core)
+        process._attach(core.pid, core, image, tasks, max_depth, core.described)
         try:
             process._wait_for_init(0)  # a core's interpreter will never be further along
         except NotAPythonProcess:

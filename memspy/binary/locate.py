@@ -151,9 +151,8 @@ def find_python_in_core(core: CoreMemory) -> PythonImage:
         )
     for path in _candidates(core.executable, maps):
         _check_build_id(core, maps, path)
-    what = f"the process of core file {core.path} (PID {core.pid})"
     try:
-        return _locate(core, maps, core.executable, core.local_path, core.pid, what)
+        return _locate(core, maps, core.executable, core.local_path, core.pid, core.described)
     except NotAPythonProcess:
         absent = [
             core.local_path(path)

@@ -99,13 +99,14 @@ def dump(
 def _dump_core(path: str, executable: Optional[str], as_json: bool, max_depth: int) -> None:
     """A truncated core is still read as far as it goes, then reported as an error."""
     core = CoreMemory(path, executable)
+    damage = core.damage()
     try:
         try:
             process = PythonProcess.from_core(core, max_depth=max_depth)
             sample = _whole_sample(process)
         except MemspyError as error:
-            if core.missing:
-                raise _truncated(core, f"; {error.message}") from None
+            if damage:
+                raise _truncated(core, damage, f"; {error.message}") from None
             raise
         if as_json:
             click.echo(dump_json(sample))
@@ -114,16 +115,14 @@ def _dump_core(path: str, executable: Optional[str], as_json: bool, max_depth: i
             click.echo(dump_text(sample, core.command, version, binary, core=path))
     finally:
         core.close()
-    if core.missing:
-        raise _truncated(core, "")
+    if damage:
+        raise _truncated(core, damage, "")
 
 
-def _truncated(core: CoreMemory, then: str) -> InputError:
-    lost = sum(missing.size for missing in core.missing)
+def _truncated(core: CoreMemory, damage: str, then: str) -> InputError:
+    """``then``: why nothing could be dumped, if nothing could."""
+    shown = "" if then else "the dump shows what could be read; "
     return InputError(
-        f"core file {core.path} is truncated: {core.size} of {core.declared_size} bytes, "
-        f"{lost} bytes of memory missing in {len(core.missing)} of its segments "
-        f"(from 0x{core.missing[0].start:x}){then}",
-        "what could be read is shown; was the core size limit (ulimit -c) or the disk "
-        "reached while it was written?",
+        f"core file {core.path} is truncated: {damage}{then}",
+        f"{shown}was the core size limit (ulimit -c) or the disk reached while it was written?",
     )

@@ -128,12 +128,14 @@ class CoreMemory(LocalMemory):
         try:
             size = os.path.getsize(path)
             with open(path, "rb") as f:
-                self._segments, notes, self.machine = _read_headers(f, path, size)
+                headers = _read_headers(f, path, size)
         except OSError as error:
             raise InputError(f"cannot read core file {path}: {error.strerror}") from None
         if self._core.view() is None:
             raise InputError(f"cannot read core file {path}: it cannot be mapped")
-        self.size = size
+        notes = headers.notes
+        self._segments, self.machine = headers.segments, headers.machine
+        self.size, self.declared_size, self.notes_cut = size, headers.extent, headers.notes_cut
         self.pid = notes.pid
         self.command = notes.command
         self.threads = notes.threads
@@ -151,9 +153,24 @@ class CoreMemory(LocalMemory):
         self._starts = [piece.start for piece in self._pieces]
 
     @property
-    def declared_size(self) -> int:
-        """How long the file should be, by its program headers."""
-        return max((offset + filesz for _, _, filesz, offset, _ in self._segments), default=0)
+    def described(self) -> str:
+        """The process, as an error message names it."""
+        return f"process {self.pid} of core file {self.path}"
+
+    def damage(self) -> Optional[str]:
+        """What a truncated core lacks, in words; None when it is whole."""
+        if self.size >= self.declared_size:
+            return None
+        said = f"{self.size} of {self.declared_size} bytes"
+        if self.missing:
+            lost = sum(missing.size for missing in self.missing)
+            said += (
+                f", {lost} bytes of memory missing in {len(self.missing)} segments "
+                f"(from 0x{self.missing[0].start:x})"
+            )
+        if self.notes_cut:
+            said += ", its notes cut short"
+        return said
 
     def local_path(self, path: str) -> str:
         """Where this machine has the file the core names ``path``."""
@@ -236,17 +253,27 @@ class CoreMemory(LocalMemory):
 Segment = Tuple[int, int, int, int, int]  # vaddr, memsz, filesz, offset, flags
 
 
-def _read_headers(f: BinaryIO, path: str, size: int) -> Tuple[List[Segment], _Notes, str]:
-    """The core's load segments, its notes and its machine; InputError if it is not a
-    core file or its headers cannot be read."""
+@dataclass
+class _Headers:
+    segments: List[Segment]  # PT_LOAD
+    notes: _Notes
+    machine: str
+    extent: int  # how long the file should be, by its program headers
+    notes_cut: bool  # the notes end before they should
+
+
+def _read_headers(f: BinaryIO, path: str, size: int) -> _Headers:
+    """The core's load segments and notes; InputError if it is not a core file, or if its
+    notes cannot be read although the file is as long as it should be (damaged)."""
     from elftools.common.exceptions import ELFError
     from elftools.construct.core import ConstructError
     from elftools.elf.elffile import ELFFile
 
+    errors = (ELFError, ConstructError, ValueError, struct.error, EOFError)
     try:
         elf = ELFFile(f)
         kind = elf.header["e_type"]
-    except (ELFError, ConstructError, ValueError, struct.error):
+    except errors:
         raise InputError(f"{path} is not a core file (not an ELF file)", NOT_A_CORE_HINT) from None
     if kind != "ET_CORE":
         what = {"ET_EXEC": "an executable", "ET_DYN": "a shared object or executable"}
@@ -256,31 +283,42 @@ def _read_headers(f: BinaryIO, path: str, size: int) -> Tuple[List[Segment], _No
         )
     if elf.elfclass != 64 or not elf.little_endian:
         raise InputError(f"{path} is a core of a 32-bit or big-endian process, not supported")
-    machine = elf.header["e_machine"]
-    segments: List[Segment] = []
-    notes = _Notes()
     try:
-        for segment in elf.iter_segments():
-            if segment["p_type"] == "PT_LOAD":
-                segments.append(
-                    (
-                        segment["p_vaddr"],
-                        segment["p_memsz"],
-                        segment["p_filesz"],
-                        segment["p_offset"],
-                        segment["p_flags"],
-                    )
-                )
-            elif segment["p_type"] == "PT_NOTE" and segment["p_filesz"] <= _MAX_NOTES:
-                for note in segment.iter_notes():
-                    _take_note(note, notes, machine)
-    except (ELFError, ConstructError, ValueError, struct.error, EOFError):
+        headers = list(elf.iter_segments())
+    except errors:
         raise InputError(
-            f"core file {path} is truncated or damaged: its notes cannot be read "
+            f"core file {path} is truncated or damaged: its program headers cannot be read "
             f"(the file has {size} bytes)",
-            "nothing can be read without them: which files the process mapped, its threads",
+            "nothing can be read without them",
         ) from None
-    return segments, notes, machine
+    found = _Headers([], _Notes(), elf.header["e_machine"], 0, False)
+    for segment in headers:
+        found.extent = max(found.extent, segment["p_offset"] + segment["p_filesz"])
+        if segment["p_type"] == "PT_LOAD":
+            found.segments.append(
+                (
+                    segment["p_vaddr"],
+                    segment["p_memsz"],
+                    segment["p_filesz"],
+                    segment["p_offset"],
+                    segment["p_flags"],
+                )
+            )
+        elif segment["p_type"] == "PT_NOTE" and segment["p_filesz"] <= _MAX_NOTES:
+            # Notes up to a cut are kept: gdb writes them last, so a truncated core of
+            # gdb's loses them first, and what it has of them may be all that is needed.
+            found.notes_cut |= segment["p_offset"] + segment["p_filesz"] > size
+            try:
+                for note in segment.iter_notes():
+                    _take_note(note, found.notes, found.machine)
+            except errors:
+                found.notes_cut = True
+    if found.notes_cut and size >= found.extent:
+        raise InputError(
+            f"core file {path} is damaged: its notes cannot be read",
+            "nothing can be read without them: which files the process mapped, its threads",
+        )
+    return found
 
 
 def _take_note(note, notes: _Notes, machine: str) -> None:

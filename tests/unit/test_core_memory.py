@@ -107,7 +107,7 @@ def test_notes_name_the_process_its_threads_and_files(made) -> None:
     assert core.threads == [CoreThread(4242, False), CoreThread(4243, True)]
     assert core.executable == str(path.parent / "python3.12")
     assert [(m.start, m.offset) for m in core.mappings] == [(LIB, 0), (EXE, 0)]
-    assert core.missing == []
+    assert core.missing == [] and core.damage() is None
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_a_truncated_core_says_what_is_missing_and_reads_the_rest(made) -> None:
     cut = len(data) - PAGE - PAGE // 2  # half of the second anonymous segment is lost
     path.write_bytes(data[:cut])
     core = CoreMemory(str(path))
-    assert core.size == cut and core.declared_size == len(data)
+    assert core.size == cut and core.declared_size == len(data) and not core.notes_cut
     assert [(m.start, m.size) for m in core.missing] == [(ANON2 + PAGE // 2, PAGE // 2),
                                                          (LIB, PAGE)]
     assert core.read(ANON2, 16) == memory[ANON2][:16]
@@ -204,10 +204,32 @@ def test_not_a_core(tmp_path: Path, content: bytes, words: str) -> None:
     assert words in error.value.message and "gcore" in (error.value.hint or "")
 
 
-def test_a_core_cut_inside_its_notes_is_refused(made) -> None:
+def test_a_core_cut_inside_its_program_headers_is_refused(made) -> None:
     path, _ = made
-    path.write_bytes(path.read_bytes()[:300])
-    with pytest.raises(InputError, match="truncated or damaged"):
+    path.write_bytes(path.read_bytes()[:200])  # the header, half the program headers
+    with pytest.raises(InputError, match="truncated or damaged: its program headers"):
+        CoreMemory(str(path))
+
+
+def test_notes_up_to_a_cut_are_kept(made) -> None:
+    """Cut inside NT_FILE: the threads before it are known, the files are not."""
+    path, _ = made
+    data = path.read_bytes()
+    path.write_bytes(data[: data.index(b"libpython3.12.so.1.0\0")])
+    core = CoreMemory(str(path))
+    assert [thread.tid for thread in core.threads] == [4242, 4243]
+    assert core.mappings == [] and core.notes_cut
+    assert "its notes cut short" in (core.damage() or "")
+    assert f"of {len(data)} bytes" in (core.damage() or "")
+
+
+def test_damaged_notes_in_a_whole_file_are_refused(made) -> None:
+    path, _ = made
+    data = bytearray(path.read_bytes())
+    at = data.index(b"CORE\0") - 12
+    data[at : at + 4] = struct.pack("<I", 1 << 20)  # a name longer than the notes
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="is damaged: its notes cannot be read"):
         CoreMemory(str(path))
 
 
