@@ -90,10 +90,17 @@ def dump(
         sample = _whole_sample(process)
     finally:
         process.close()
+    _show(sample, process, as_json, command_line(pid))
+
+
+def _show(
+    sample: Sample, process: PythonProcess, as_json: bool, command: str, core: Optional[str] = None
+) -> None:
+    """One way of printing for a live process and a core alike."""
     if as_json:
         click.echo(dump_json(sample))
     else:
-        click.echo(dump_text(sample, command_line(pid), process.version, process.image.path))
+        click.echo(dump_text(sample, command, process.version, process.image.path, core=core))
 
 
 def _dump_core(path: str, executable: Optional[str], as_json: bool, max_depth: int) -> None:
@@ -108,11 +115,7 @@ def _dump_core(path: str, executable: Optional[str], as_json: bool, max_depth: i
             if damage:
                 raise _truncated(core, damage, f"; {error.message}") from None
             raise
-        if as_json:
-            click.echo(dump_json(sample))
-        else:
-            version, binary = process.version, process.image.path
-            click.echo(dump_text(sample, core.command, version, binary, core=path))
+        _show(sample, process, as_json, core.command, core=path)
     finally:
         core.close()
     if damage:

@@ -22,7 +22,6 @@ from memspy.errors import InputError, RemoteReadError
 from memspy.memory.base import LocalMemory
 from memspy.memory.process import MAX_READ
 
-_PF_R, _PF_W, _PF_X = 4, 2, 1
 # struct elf_prstatus (x86_64): pr_pid at 32, pr_reg (user_regs_struct) at 112, whose
 # 16th register is orig_rax: the system call a thread is in, -1 when it is in user space.
 _PR_PID = 32
@@ -182,7 +181,7 @@ class CoreMemory(LocalMemory):
         mapped files' for whatever the core does not claim to hold."""
         pieces: List[_Piece] = []
         claimed: List[Tuple[int, int]] = []
-        for vaddr, memsz, filesz, offset, _ in self._segments:
+        for vaddr, memsz, filesz, offset in self._segments:
             kept = max(0, min(filesz, size - offset))
             if kept:
                 pieces.append(_Piece(vaddr, vaddr + kept, self._core, offset, True))
@@ -250,7 +249,7 @@ class CoreMemory(LocalMemory):
         self._core.close()
 
 
-Segment = Tuple[int, int, int, int, int]  # vaddr, memsz, filesz, offset, flags
+Segment = Tuple[int, int, int, int]  # vaddr, memsz, filesz, offset
 
 
 @dataclass
@@ -296,13 +295,7 @@ def _read_headers(f: BinaryIO, path: str, size: int) -> _Headers:
         found.extent = max(found.extent, segment["p_offset"] + segment["p_filesz"])
         if segment["p_type"] == "PT_LOAD":
             found.segments.append(
-                (
-                    segment["p_vaddr"],
-                    segment["p_memsz"],
-                    segment["p_filesz"],
-                    segment["p_offset"],
-                    segment["p_flags"],
-                )
+                (segment["p_vaddr"], segment["p_memsz"], segment["p_filesz"], segment["p_offset"])
             )
         elif segment["p_type"] == "PT_NOTE" and segment["p_filesz"] <= _MAX_NOTES:
             # Notes up to a cut are kept: gdb writes them last, so a truncated core of
