@@ -1,7 +1,7 @@
 """Reading a core file as if it were the process it was written from.
 
 A core holds the writable memory of the process (``PT_LOAD`` segments with file data);
-what the kernel or ``gcore`` left out because it can be had again (code, read-only data
+what the kernel or a debugger left out because it can be had again (code, read-only data
 of mapped files: a segment with no file data, or one only partly kept) is read from the
 mapped files its ``NT_FILE`` note names, at the file offsets it gives. Bytes a core file
 should hold but does not (a truncated core) are unreadable, never guessed: a file's
@@ -139,8 +139,8 @@ class CoreMemory(LocalMemory):
         self.command = notes.command
         self.threads = notes.threads
         if notes.sender == self.pid and self.threads:
-            # The first thread took the signal that wrote the core (Linux and gdb list it
-            # first); it sent the signal to itself: it was running, not waiting.
+            # The first thread took the signal that wrote the core (cores list it first);
+            # it sent the signal to itself: it was running, not waiting.
             self.threads[0] = CoreThread(self.threads[0].tid, True)
         self.mappings = notes.files
         self.executable = _executable(notes)
@@ -298,8 +298,8 @@ def _read_headers(f: BinaryIO, path: str, size: int) -> _Headers:
                 (segment["p_vaddr"], segment["p_memsz"], segment["p_filesz"], segment["p_offset"])
             )
         elif segment["p_type"] == "PT_NOTE" and segment["p_filesz"] <= _MAX_NOTES:
-            # Notes up to a cut are kept: gdb writes them last, so a truncated core of
-            # gdb's loses them first, and what it has of them may be all that is needed.
+            # Notes up to a cut are kept: a debugger's core has them after the memory, so
+            # a cut loses them first, and what is left of them may be all that is needed.
             found.notes_cut |= segment["p_offset"] + segment["p_filesz"] > size
             try:
                 for note in segment.iter_notes():
