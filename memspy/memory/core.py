@@ -23,13 +23,16 @@ from memspy.memory.base import LocalMemory
 from memspy.memory.process import MAX_READ
 
 # struct elf_prstatus (x86_64): pr_pid at 32, pr_reg (user_regs_struct) at 112, whose
-# 16th register is orig_rax: the system call a thread is in, -1 when it is in user space.
+# 11th register is rax and 16th orig_rax: the system call a thread made last (-1 when it
+# entered the kernel otherwise), and its result.
 _PR_PID = 32
+_RAX = 112 + 10 * 8
 _ORIG_RAX = 112 + 15 * 8
+# Results of a system call that a signal (the one stopping the thread for the core)
+# interrupted while it waited: EINTR, ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND,
+# ERESTART_RESTARTBLOCK. A call that had returned (abort's tgkill) holds its own result.
+_INTERRUPTED = {-4, -512, -513, -514, -516}
 _AT_PHDR, _AT_ENTRY = 3, 9
-# siginfo's si_code for a signal a thread sent with tgkill: abort() and raise() do that to
-# the calling thread, which is running, though its registers show it in the kill call.
-_SI_TKILL = -6
 _DELETED = " (deleted)"
 # Notes are read whole; a core's are tens of kilobytes per thread, this bounds a damaged one.
 _MAX_NOTES = 64 * 1024 * 1024
@@ -43,7 +46,7 @@ NOT_A_CORE_HINT = (
 @dataclass(frozen=True)
 class CoreThread:
     """One thread of the core: its kernel id and, where the registers say, whether it
-    was in user space (running) rather than waiting in a system call."""
+    was running rather than waiting in a system call when the core was written."""
 
     tid: int
     running: Optional[bool]
@@ -111,7 +114,6 @@ class _Notes:
     threads: List[CoreThread] = field(default_factory=list)
     files: List[MappedFile] = field(default_factory=list)
     auxv: Dict[int, int] = field(default_factory=dict)
-    sender: Optional[int] = None  # the pid that sent the fatal signal with tgkill
 
 
 class CoreMemory(LocalMemory):
@@ -138,10 +140,6 @@ class CoreMemory(LocalMemory):
         self.pid = notes.pid
         self.command = notes.command
         self.threads = notes.threads
-        if notes.sender == self.pid and self.threads:
-            # The first thread took the signal that wrote the core (cores list it first);
-            # it sent the signal to itself: it was running, not waiting.
-            self.threads[0] = CoreThread(self.threads[0].tid, True)
         self.mappings = notes.files
         self.executable = _executable(notes)
         self._local: Dict[str, str] = {}
@@ -320,7 +318,8 @@ def _take_note(note, notes: _Notes, machine: str) -> None:
         tid = struct.unpack_from("<i", desc, _PR_PID)[0]
         running = None
         if machine == "EM_X86_64" and len(desc) >= _ORIG_RAX + 8:
-            running = struct.unpack_from("<q", desc, _ORIG_RAX)[0] < 0
+            call = struct.unpack_from("<q", desc, _ORIG_RAX)[0]
+            running = call < 0 or struct.unpack_from("<q", desc, _RAX)[0] not in _INTERRUPTED
         notes.threads.append(CoreThread(tid, running))
         notes.pid = notes.pid or tid  # the first thread's, unless NT_PRPSINFO says
     elif kind == "NT_PRPSINFO":
@@ -328,9 +327,6 @@ def _take_note(note, notes: _Notes, machine: str) -> None:
         notes.pid = info["pr_pid"] or notes.pid
         args = info["pr_psargs"].split(b"\0", 1)[0] or info["pr_fname"].split(b"\0", 1)[0]
         notes.command = args.decode("utf-8", "replace").strip()
-    elif kind == "NT_SIGINFO" and len(desc) >= 20:
-        _, _, code, _, sender = struct.unpack_from("<iiiii", desc)  # ..., si_code, pad, si_pid
-        notes.sender = sender if code == _SI_TKILL else None
     elif kind == "NT_AUXV":
         for key, value in struct.iter_unpack("<QQ", desc[: len(desc) // 16 * 16]):
             notes.auxv.setdefault(key, value)

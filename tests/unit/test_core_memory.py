@@ -18,7 +18,7 @@ from memspy.memory.core import CoreMemory, CoreThread
 PAGE = 0x1000
 ANON, ANON2, LIB, EXE = 0x10000, 0x12000, 0x20000, 0x30000
 LIB_SIZE = 3 * PAGE
-NT_PRSTATUS, NT_PRPSINFO, NT_AUXV, NT_FILE, NT_SIGINFO = 1, 3, 6, 0x46494C45, 0x53494749
+NT_PRSTATUS, NT_PRPSINFO, NT_AUXV, NT_FILE = 1, 3, 6, 0x46494C45
 FUTEX = 202
 
 
@@ -27,9 +27,10 @@ def _note(kind: int, desc: bytes, name: bytes = b"CORE\0") -> bytes:
     return struct.pack("<III", len(name), len(desc), kind) + pad(name) + pad(desc)
 
 
-def _prstatus(tid: int, orig_rax: int) -> bytes:
+def _prstatus(tid: int, orig_rax: int, rax: int) -> bytes:
     desc = bytearray(336)
     struct.pack_into("<i", desc, 32, tid)
+    struct.pack_into("<q", desc, 112 + 10 * 8, rax)
     struct.pack_into("<q", desc, 112 + 15 * 8, orig_rax)
     return bytes(desc)
 
@@ -57,7 +58,7 @@ def elf_with_build_id(build_id: bytes, size: int) -> bytes:
 
 
 def build_core(
-    tmp: Path, lib: bytes, exe: bytes, siginfo: bytes = b""
+    tmp: Path, lib: bytes, exe: bytes, third: bytes = b""
 ) -> Tuple[Path, Dict[int, bytes]]:
     """A core file and what its memory holds, by address (what the test expects)."""
     (tmp / "libpython3.12.so.1.0").write_bytes(lib)
@@ -65,9 +66,9 @@ def build_core(
     lib_path, exe_path = str(tmp / "libpython3.12.so.1.0"), str(tmp / "python3.12")
     notes = (
         _note(NT_PRPSINFO, _prpsinfo(4242, b"python3", b"python3 app.py --serve"))
-        + _note(NT_PRSTATUS, _prstatus(4242, FUTEX))
-        + _note(NT_PRSTATUS, _prstatus(4243, -1))
-        + (_note(NT_SIGINFO, siginfo) if siginfo else b"")
+        + _note(NT_PRSTATUS, _prstatus(4242, FUTEX, -512))
+        + _note(NT_PRSTATUS, _prstatus(4243, -1, 0))
+        + (_note(NT_PRSTATUS, third) if third else b"")
         + _note(NT_AUXV, struct.pack("<QQQQQQ", 3, EXE + 64, 9, EXE + 0x80, 0, 0))
         + _note(NT_FILE, _nt_file([(LIB, LIB + LIB_SIZE, 0, lib_path),
                                    (EXE, EXE + PAGE, 0, exe_path)]))
@@ -103,7 +104,7 @@ def test_notes_name_the_process_its_threads_and_files(made) -> None:
     path, _ = made
     core = CoreMemory(str(path))
     assert (core.pid, core.command) == (4242, "python3 app.py --serve")
-    # orig_rax: a thread in a system call (futex) waits; one with -1 was in user space.
+    # a thread stopped in a system call (futex) waits; one in user space (-1) runs
     assert core.threads == [CoreThread(4242, False), CoreThread(4243, True)]
     assert core.executable == str(path.parent / "python3.12")
     assert [(m.start, m.offset) for m in core.mappings] == [(LIB, 0), (EXE, 0)]
@@ -111,18 +112,20 @@ def test_notes_name_the_process_its_threads_and_files(made) -> None:
 
 
 @pytest.mark.parametrize(
-    "code, sender, running",
-    [(-6, 4242, True), (-6, 999, False), (0, 4242, False)],
-    ids=["abort", "tgkill-from-elsewhere", "kill"],
+    "call, result, running",
+    [(FUTEX, -512, False), (35, -516, False), (0, -4, False), (-1, 12, True), (234, 0, True),
+     (FUTEX, 1, True)],
+    ids=["futex-wait", "nanosleep", "read-eintr", "user-space", "abort-tgkill", "futex-wake"],
 )
-def test_a_thread_that_signalled_itself_was_running(
-    tmp_path: Path, code: int, sender: int, running: bool
+def test_running_or_waiting_from_the_registers(
+    tmp_path: Path, call: int, result: int, running: bool
 ) -> None:
-    """abort() leaves its thread in the tgkill call; only a tgkill from the process itself
-    (si_code SI_TKILL, si_pid its own) makes the first thread a running one."""
-    siginfo = struct.pack("<iiiiiI", 6, 0, code, 0, sender, 0) + bytes(104)  # si_pid at 16
-    path, _ = build_core(tmp_path, elf_with_build_id(b"\1" * 20, LIB_SIZE), b"x" * PAGE, siginfo)
-    assert CoreMemory(str(path)).threads[0] == CoreThread(4242, running)
+    """Waiting: stopped inside a system call that the stop interrupted. Running: in user
+    space, or on the way out of a call that had returned (abort() in its tgkill, a thread
+    that had just woken another)."""
+    path, _ = build_core(tmp_path, elf_with_build_id(b"\1" * 20, LIB_SIZE), b"x" * PAGE,
+                         _prstatus(4244, call, result))
+    assert CoreMemory(str(path)).threads[2] == CoreThread(4244, running)
 
 
 def test_reads_come_from_the_core_then_from_the_mapped_files(made) -> None:
