@@ -26,6 +26,7 @@ import pytest
 from interpreters import INTERPRETERS, Interpreter
 from selfview import assert_stacks_match, threads_from_dump_json
 from target import SPINNER, TARGETS, Target, start_target
+from test_dump_errors import assert_one_line_error as one_line_error
 
 REPO = Path(__file__).resolve().parents[2]
 MEMSPY = [sys.executable, "-m", "memspy"]
@@ -53,16 +54,6 @@ def gcore(pid: int, prefix: Path) -> Path:
     core = Path(f"{prefix}.{pid}")
     assert run.returncode == 0 and core.exists(), f"gcore failed:\n{run.stdout}\n{run.stderr}"
     return core
-
-
-def one_line_error(run: subprocess.CompletedProcess, code: int, *words: str) -> str:
-    assert run.returncode == code, run.stderr
-    assert "Traceback" not in run.stderr
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("memspy: error: "), run.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def comparable(dump: List[Dict[str, Any]]) -> Dict[int, Tuple[Any, ...]]:
