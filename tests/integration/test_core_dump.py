@@ -230,11 +230,33 @@ def test_a_core_written_by_the_kernel(interpreter: Interpreter, tmp_path: Path) 
                              ("generator", "aborting.py")]
     for name in ("recursion", "generator"):
         assert not threads[name]["owns_gil"] and not threads[name]["active"], name
+    if interpreter.version >= (3, 11):
+        _read_from_the_file(core, interpreter)
     if importlib.util.find_spec("pystack") is not None:
         from pystacktext import parse_pystack, problems, run_pystack_core
 
         text = run_pystack_core(core, interpreter.path)
         assert problems(dump, parse_pystack(text), interpreter.version >= (3, 11)) == []
+
+
+def _read_from_the_file(core: Path, interpreter: Interpreter) -> None:
+    """Py_Version, in the interpreter's read-only data: not in the kernel's core, read from
+    the file the core names, at the offset its NT_FILE note gives."""
+    from memspy.binary import find_python_in_core
+    from memspy.errors import RemoteReadError
+    from memspy.memory.core import CoreMemory
+
+    memory = CoreMemory(str(core))
+    try:
+        image = find_python_in_core(memory)
+        address = image.address("Py_Version")
+        assert address is not None
+        with pytest.raises(RemoteReadError):
+            memory.read_dumped(address, 4)
+        assert image.version.how == "Py_Version"
+        assert (image.version.major, image.version.minor) == interpreter.version
+    finally:
+        memory.close()
 
 
 # -- what can be wrong with a core ------------------------------------------------------------
