@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, List, Optional, Tuple
@@ -82,12 +83,19 @@ class _Backing:
         self._failed = False
 
     def view(self) -> Optional[mmap.mmap]:
+        """Regular files only: the paths come from the core, and opening a FIFO it names
+        would wait for a writer forever."""
         if self._map is None and not self._failed:
             try:
-                with open(self.path, "rb") as f:
-                    self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+                try:
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
+                        self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                finally:
+                    os.close(fd)
             except (OSError, ValueError):  # absent, unreadable, or empty
-                self._failed = True
+                pass
+            self._failed = self._map is None
         return self._map
 
     def close(self) -> None:

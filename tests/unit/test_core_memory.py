@@ -4,6 +4,7 @@ only the first page, and one it leaves out entirely."""
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -163,6 +164,17 @@ def test_a_mapped_file_that_is_gone_is_unreadable_not_fatal(made) -> None:
     assert core.read(LIB, 4) == memory[LIB][:4]
     with pytest.raises(RemoteReadError):
         core.read(LIB + PAGE, 4)
+
+
+def test_a_mapped_file_that_is_not_a_regular_file_is_not_opened(made) -> None:
+    """A core names any path it likes: a FIFO there must not hang the read."""
+    path, memory = made
+    lib = path.parent / "libpython3.12.so.1.0"
+    lib.unlink()
+    os.mkfifo(lib)
+    core = CoreMemory(str(path))
+    assert core.read(LIB, 4) == memory[LIB][:4]
+    assert core.read_some([(LIB + PAGE, 4)]) == [None]
 
 
 def test_executable_override(made, tmp_path: Path) -> None:
