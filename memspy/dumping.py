@@ -81,10 +81,12 @@ def _variable_lines(variables: Optional[Sequence[Variable]]) -> List[str]:
 
 def dump_text(
     sample: Sample, command: str, version: str, binary: str,
-    variables: Optional[Dict[int, ThreadVariables]] = None,
+    variables: Optional[Dict[int, ThreadVariables]] = None, core: Optional[str] = None,
 ) -> str:
+    """``core``: the core file the sample was read from, if not from a live process."""
+    source = f"Core file {printable(core)} of process" if core is not None else "Process"
     lines = [
-        f"Process {sample.pid}: {printable(command)}",
+        f"{source} {sample.pid}: {printable(command)}",
         f"Python v{version} ({printable(binary)})",
         "",
     ]

@@ -12,15 +12,17 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from memspy import debugoffsets
-from memspy.binary import PythonImage, find_python
+from memspy.binary import PythonImage, find_python, find_python_in_core
 from memspy.codes import CodeCache
 from memspy.errors import MemspyError, NotAPythonProcess, RemoteReadError, TargetExited
 from memspy.frames import DEFAULT_MAX_DEPTH, FRAME_CHAINS
+from memspy.memory.base import Memory
+from memspy.memory.core import CoreMemory
 from memspy.memory.process import ProcessMemory
 from memspy.model import Frame, Sample, ThreadStack
 from memspy.objects import RemoteObjects
 from memspy.offsets import Layout, load_layout
-from memspy.tasks import Tasks
+from memspy.tasks import CoreTasks, Tasks
 from memspy.threadnames import ThreadNames
 from memspy.threads import Threads, ThreadState
 from memspy.variables import FrameVariables, Variable, read_variables
@@ -41,9 +43,36 @@ class PythonProcess:
     def __init__(
         self, pid: int, max_depth: int = DEFAULT_MAX_DEPTH, init_timeout: float = INIT_TIMEOUT
     ) -> None:
+        memory = ProcessMemory(pid)
+        image = find_python(pid, memory)
+        self._attach(pid, memory, image, Tasks(pid, memory), max_depth, f"process {pid}")
+        self._wait_for_init(init_timeout)
+
+    @classmethod
+    def from_core(cls, core: CoreMemory, max_depth: int = DEFAULT_MAX_DEPTH) -> PythonProcess:
+        """The process a core file was written from, read as it was at that instant."""
+        process = cls.__new__(cls)
+        running = {thread.tid: thread.running for thread in core.threads}
+        tasks = CoreTasks(core.pid, core, running)
+        image = find_python_in_core(core)
+        process._attach(core.pid, core, image, tasks, max_depth, core.described)
+        try:
+            process._wait_for_init(0)  # a core's interpreter will never be further along
+        except NotAPythonProcess:
+            raise NotAPythonProcess(
+                f"the Python interpreter in core file {core.path} has no threads",
+                "the core was written while the interpreter was starting or finalising",
+            ) from None
+        return process
+
+    def _attach(
+        self, pid: int, memory: Memory, image: PythonImage, tasks: Tasks, max_depth: int,
+        what: str,
+    ) -> None:
         self.pid = pid
-        self.memory = ProcessMemory(pid)
-        self.image: PythonImage = find_python(pid, self.memory)
+        self.memory = memory
+        self.image = image
+        self._what = what  # the target, as errors name it
         version = self.image.version
         micro = version.micro if version.how != "file name" else None
         self.layout: Layout = load_layout(version.major, version.minor, micro)
@@ -63,14 +92,13 @@ class PythonProcess:
             self._head_address(),
             self.image.address(self.layout.symbols.tstate_current),
         )
-        self.tasks = Tasks(pid, self.memory)
+        self.tasks = tasks
         self.names = ThreadNames(self.memory, self.layout, self.objects, self.image.addresses)
         self._thread_names: Dict[int, str] = {}
         self._unnamed: Dict[int, float] = {}  # thread id -> when to look for its name again
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
         self.quality: List[int] = [0, 0, 0]  # the last sample's stacks: exact, repaired, unknown
-        self._wait_for_init(init_timeout)
 
     @property
     def version(self) -> str:
@@ -114,10 +142,10 @@ class PythonProcess:
             if time.monotonic() >= deadline:
                 if failure is not None:  # a list that is there but cannot be read
                     raise RemoteReadError(
-                        f"cannot read the thread list of process {self.pid}: {failure.message}"
+                        f"cannot read the thread list of {self._what}: {failure.message}"
                     )
                 raise NotAPythonProcess(
-                    f"the Python interpreter in process {self.pid} "
+                    f"the Python interpreter in {self._what} "
                     f"did not initialise within {timeout:g}s",
                     "is it still starting, or finalising?",
                 )

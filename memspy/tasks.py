@@ -6,7 +6,8 @@ A thread is "active" when the kernel reports it runnable ('R') in
 
 Before 3.11 a thread state holds only the pthread id. glibc keeps the kernel tid inside
 ``struct pthread`` (which ``pthread_t`` points at) at an offset that depends on the glibc
-build, so the offset is learnt once from the live threads, not assumed.
+build, so the offset is learnt once from the live threads, not assumed. A core file lists
+its threads' kernel ids in its notes, so the same learning works on it.
 """
 
 from __future__ import annotations
@@ -100,3 +101,18 @@ class Tasks:
         unanimous = [off for off, count in votes.items() if count == len(pthreads)]
         # Ambiguous (a tid-like number twice in the struct): try again with more threads.
         return unanimous[0] if len(unanimous) == 1 else None
+
+
+class CoreTasks(Tasks):
+    """The threads a core file lists: their kernel ids, and whether each was running
+    (in user space, not waiting in a system call) at the instant the core was written."""
+
+    def __init__(self, pid: int, memory: Memory, running: Dict[int, Optional[bool]]) -> None:
+        super().__init__(pid, memory)
+        self._running = running
+
+    def tids(self) -> Set[int]:
+        return set(self._running)
+
+    def is_running(self, tid: Optional[int]) -> Optional[bool]:
+        return self._running.get(tid) if tid is not None else None

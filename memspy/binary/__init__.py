@@ -1,5 +1,5 @@
 """Finding the interpreter inside a process: which ELF file, where it is loaded, which version."""
 
-from memspy.binary.locate import PythonImage, find_python
+from memspy.binary.locate import PythonImage, find_python, find_python_in_core
 
-__all__ = ["PythonImage", "find_python"]
+__all__ = ["PythonImage", "find_python", "find_python_in_core"]

@@ -15,9 +15,10 @@ import struct
 import tempfile
 import zlib
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from memspy.binary.maps import MapEntry
+from memspy.errors import MemspyError
 
 CACHE_FORMAT = 1  # bump when what is kept changes
 
@@ -127,24 +128,36 @@ def build_id(path: str) -> Optional[str]:
     segments, without pyelftools; None if it has none or is not such a file."""
     try:
         with open(path, "rb") as f:
-            header = f.read(64)
-            if header[:6] != b"\x7fELF\x02\x01":
-                return None
-            phoff, = struct.unpack_from("<Q", header, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", header, 0x36)
-            f.seek(phoff)
-            table = f.read(phentsize * phnum)
-            for index in range(phnum):
-                p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
-                    "<IIQQQQ", table, index * phentsize
-                )
-                if p_type != _PT_NOTE or p_filesz > 1 << 16:
-                    continue
-                f.seek(p_offset)
-                found = _build_id_note(f.read(p_filesz))
-                if found:
-                    return found
-    except (OSError, struct.error):
+
+            def read(offset: int, size: int) -> bytes:
+                f.seek(offset)
+                return f.read(size)
+
+            return build_id_from(read)
+    except OSError:
+        return None
+
+
+def build_id_from(read: Callable[[int, int], bytes]) -> Optional[str]:
+    """``build_id`` of an ELF file given as ``read(file offset, size)``: the file on disk,
+    or its first pages as a process mapped them (a core keeps those)."""
+    try:
+        header = read(0, 64)
+        if header[:6] != b"\x7fELF\x02\x01":
+            return None
+        phoff, = struct.unpack_from("<Q", header, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", header, 0x36)
+        table = read(phoff, phentsize * phnum)
+        for index in range(phnum):
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
+                "<IIQQQQ", table, index * phentsize
+            )
+            if p_type != _PT_NOTE or p_filesz > 1 << 16:
+                continue
+            found = _build_id_note(read(p_offset, p_filesz))
+            if found:
+                return found
+    except (OSError, struct.error, MemspyError):
         return None
     return None
 

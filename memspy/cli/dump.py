@@ -1,15 +1,17 @@
-"""``memspy dump``: every thread's stack, now."""
+"""``memspy dump``: every thread's stack, now, or as a core file saw it."""
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
 from memspy.dumping import ThreadVariables, dump_json, dump_text
+from memspy.errors import InputError, MemspyError
 from memspy.frames import DEFAULT_MAX_DEPTH, EXACT
+from memspy.memory.core import CoreMemory
 from memspy.model import Sample
 from memspy.pause import Pauser
 from memspy.process import PythonProcess
@@ -41,7 +43,19 @@ def _whole_sample(process: PythonProcess) -> Sample:
 
 
 @main.command()
-@click.option("-p", "--pid", type=int, required=True, help="PID of the running Python process.")
+@click.option("-p", "--pid", type=int, help="PID of the running Python process.")
+@click.option(
+    "--core",
+    "core_path",
+    metavar="CORE",
+    help="A core file of a Python process (from the kernel or gcore), instead of -p.",
+)
+@click.option(
+    "--executable",
+    metavar="PATH",
+    help="With --core: the process's executable, where it is no longer at the path the "
+    "core names.",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON shaped like `py-spy dump --json`."
 )
@@ -57,19 +71,34 @@ def _whole_sample(process: PythonProcess) -> Sample:
     "--locals",
     "with_locals",
     is_flag=True,
-    help="Also print each frame's arguments and local variables (pauses the target while "
-    "they are read: values change as it runs).",
+    help="Also print each frame's arguments and local variables (a live target is paused "
+    "while they are read: values change as it runs).",
 )
 @reports_errors
-def dump(pid: int, as_json: bool, max_depth: int, with_locals: bool) -> None:
-    """Print the Python stack of every thread of process PID, without pausing it
-    (with --locals, paused for the moment of reading).
+def dump(
+    pid: Optional[int],
+    core_path: Optional[str],
+    executable: Optional[str],
+    as_json: bool,
+    max_depth: int,
+    with_locals: bool,
+) -> None:
+    """Print the Python stack of every thread of process PID, without pausing it (with
+    --locals, paused for the moment of reading), or of the process a core file was
+    written from (--core).
 
     For each thread: its id, kernel thread id, name, whether it is running or idle and
     whether it holds the GIL, then its frames innermost first as `function (file:line)`;
     with --locals, under each frame its arguments and other variables, `name: value`
     (values are rebuilt from memory, never by running code in the target).
     """
+    if (pid is None) == (core_path is None):
+        raise click.UsageError("give either -p PID or --core CORE")
+    if executable is not None and core_path is None:
+        raise click.UsageError("--executable goes with --core")
+    if core_path is not None:
+        _dump_core(core_path, executable, as_json, max_depth, with_locals)
+        return
     process = PythonProcess(pid, max_depth=max_depth)
     variables = None
     try:
@@ -79,11 +108,7 @@ def dump(pid: int, as_json: bool, max_depth: int, with_locals: bool) -> None:
             sample = _whole_sample(process)
     finally:
         process.close()
-    if as_json:
-        click.echo(dump_json(sample, variables))
-    else:
-        text = dump_text(sample, command_line(pid), process.version, process.image.path, variables)
-        click.echo(text)
+    _show(sample, process, as_json, command_line(pid), variables)
 
 
 def _paused(process: PythonProcess) -> Tuple[Sample, Dict[int, ThreadVariables]]:
@@ -97,3 +122,47 @@ def _paused(process: PythonProcess) -> Tuple[Sample, Dict[int, ThreadVariables]]
     finally:
         pauser.resume()  # let go of running threads only: a stopped one cannot be stopped again
         pauser.close()
+
+
+def _show(
+    sample: Sample, process: PythonProcess, as_json: bool, command: str,
+    variables: Optional[Dict[int, ThreadVariables]] = None, core: Optional[str] = None,
+) -> None:
+    """One way of printing for a live process and a core alike."""
+    if as_json:
+        click.echo(dump_json(sample, variables))
+    else:
+        click.echo(
+            dump_text(sample, command, process.version, process.image.path, variables, core=core)
+        )
+
+
+def _dump_core(
+    path: str, executable: Optional[str], as_json: bool, max_depth: int, with_locals: bool
+) -> None:
+    """A truncated core is still read as far as it goes, then reported as an error."""
+    core = CoreMemory(path, executable)
+    damage = core.damage()
+    try:
+        try:
+            process = PythonProcess.from_core(core, max_depth=max_depth)
+            sample = _whole_sample(process)
+            variables = process.variables(sample) if with_locals else None
+        except MemspyError as error:
+            if damage:
+                raise _truncated(core, damage, f"; {error.message}") from None
+            raise
+        _show(sample, process, as_json, core.command, variables, core=path)
+    finally:
+        core.close()
+    if damage:
+        raise _truncated(core, damage, "")
+
+
+def _truncated(core: CoreMemory, damage: str, then: str) -> InputError:
+    """``then``: why nothing could be dumped, if nothing could."""
+    shown = "" if then else "the dump shows what could be read; "
+    return InputError(
+        f"core file {core.path} is truncated: {damage}{then}",
+        f"{shown}was the core size limit (ulimit -c) or the disk reached while it was written?",
+    )

@@ -31,7 +31,24 @@ class Memory(Protocol):
     ) -> List[Optional[bytes]]: ...
 
 
-class BufferMemory:
+class LocalMemory:
+    """``read_many`` and ``read_some`` for a memory held on this side (bytes, a mapped
+    file): a read costs no system call, so batching gains nothing, and its bytes hold one
+    instant whatever the order of the reads."""
+
+    def read(self, addr: int, size: int) -> bytes:
+        raise NotImplementedError
+
+    def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
+        return [self.read(addr, size) for addr, size in regions]
+
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]:
+        return read_each(self, regions)
+
+
+class BufferMemory(LocalMemory):
     """Memory made of byte strings placed at chosen addresses (for tests and fuzzing)."""
 
     def __init__(self, regions: Dict[int, bytes] | None = None) -> None:
@@ -49,14 +66,6 @@ class BufferMemory:
                 off = addr - start
                 return data[off : off + size]
         raise RemoteReadError(f"address 0x{addr:x} (+{size}) is not mapped")
-
-    def read_many(self, regions: Sequence[Tuple[int, int]]) -> List[bytes]:
-        return [self.read(addr, size) for addr, size in regions]
-
-    def read_some(
-        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
-    ) -> List[Optional[bytes]]:
-        return read_each(self, regions)
 
 
 def read_regions(

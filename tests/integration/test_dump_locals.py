@@ -24,6 +24,7 @@ import pyspy
 import pytest
 from interpreters import INTERPRETERS, Interpreter
 from target import TARGETS
+from test_core_dump import gcore
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60.0
@@ -147,6 +148,20 @@ def test_agrees_with_pyspy_on_the_same_stopped_process(parked) -> None:
                     name, variable["name"], mine_value, variable["repr"])
                 compared += 1
     assert compared >= 8
+
+
+def test_a_core_file_shows_the_same_variables(parked, tmp_path: Path) -> None:
+    """``dump --core --locals`` of a gcore of the target equals the live dump's."""
+    process, _ = parked
+    run = _memspy("--json", "-p", str(process.pid))
+    core = gcore(process.pid, tmp_path / "core")
+    try:
+        from_core = _memspy("--json", "--core", str(core))
+    finally:
+        core.unlink()
+    assert run.returncode == 0 and from_core.returncode == 0, (run.stderr, from_core.stderr)
+    live, dumped = _frames(json.loads(run.stdout)), _frames(json.loads(from_core.stdout))
+    assert {n: f["locals"] for n, f in dumped.items()} == {n: f["locals"] for n, f in live.items()}
 
 
 def _number(text: str) -> bool:
