@@ -16,7 +16,7 @@ from memspy.collectors import create
 from memspy.errors import RemoteReadError, TargetExited
 from memspy.model import Frame, ProfileInfo, Sample, ThreadStack
 from memspy.recording import Recording
-from memspy.sampler import RunStats, Sampler, Stop, Targets, running_before_pause, filter_threads
+from memspy.sampler import RunStats, Sampler, Stop, Targets, filter_threads, running_before_pause
 
 # A live pid, so that a failed read is not taken for the process's exit: only "exit" is.
 LIVE = os.getpid()
