@@ -283,7 +283,6 @@ class CursesDisplay:
             self.close()
             raise
         self.encoding = self.screen.encoding or "utf-8"
-        self._repaint = False
         self._styles = {"normal": curses.A_NORMAL, "bold": curses.A_BOLD,
                         "heading": curses.A_REVERSE, "footer": curses.A_REVERSE}
 
@@ -298,19 +297,12 @@ class CursesDisplay:
             if code == -1:
                 return keys
             if code == curses.KEY_RESIZE:
-                # What the terminal shows after a resize is not what curses believes it
-                # shows (it may have cut or reflowed lines): paint every cell again.
-                self._repaint = True
                 keys.append("resize")
             elif 0 < code < 256:
                 keys.append(chr(code))
 
     def show(self, lines: List[Line]) -> None:
-        if self._repaint:
-            self.screen.clear()
-            self._repaint = False
-        else:
-            self.screen.erase()
+        self.screen.erase()
         width, height = self.size()
         for y, (text, style) in enumerate(lines[:height]):
             if style in ("heading", "footer"):

@@ -32,6 +32,7 @@ from memspy.screen import (
 )
 
 QUIT_GRACE = 5.0  # seconds a command memspy started has to end after SIGTERM
+EXIT_WAIT = 2.0  # seconds to wait for the status of a command seen exiting
 
 
 def _say(message: str) -> None:
@@ -165,11 +166,22 @@ def _watch(
     finally:
         display.close()
     if stats.end_reason == "target exited" or not display.interactive:
-        reason = "the target exited" if stats.end_reason == "target exited" else "interrupted"
-        if child is not None and child.poll() is not None:
+        exited = stats.end_reason == "target exited"
+        reason = "the target exited" if exited else "interrupted"
+        if child is not None and _ended(child, EXIT_WAIT if exited else 0.0):
             reason += f" (status {exit_status(child)})"
         write_lines(session.final_lines(stats, reason, plain_width(), final_height()))
     return stats, root_pid
+
+
+def _ended(child: subprocess.Popen, wait: float) -> bool:
+    """Whether the command has ended, waiting up to ``wait`` seconds: memspy can see it go
+    (its threads unreadable) a moment before its exit status is there to collect."""
+    try:
+        child.wait(wait)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _display(interactive: bool) -> Display:
