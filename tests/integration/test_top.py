@@ -198,6 +198,16 @@ def test_smoke_on_each_interpreter(pane: Pane, interpreter: Interpreter):
     assert pane.exited() == 0
 
 
+def test_a_terminal_curses_cannot_drive_gets_plain_tables(pane: Pane):
+    pane.start(["env", "TERM=memspy-no-such-terminal", *MEMSPY, "top", "--", PY,
+                str(WORKLOAD), "2", "0"])
+    assert pane.exited() == 0
+    history = pane.tmux("capture-pane", "-p", "-J", "-S", "-1000", "-t", "t")
+    assert "cannot draw on this terminal" in history and "printing plain tables" in history
+    assert "figures: last 1.0s" in history
+    assert "stopped: the target exited (status 0)" in history
+
+
 # --- without a terminal -------------------------------------------------------------------
 
 
