@@ -111,7 +111,7 @@ def apply_key(state: ViewState, key: str) -> Tuple[ViewState, Optional[str]]:
         column = int(key) - 1
         reverse = not state.reverse if column == state.sort else False
         return dataclasses.replace(state, sort=column, reverse=reverse), None
-    toggles = {"l": "by_line", "i": "idle", "t": "since_start", " ": "paused", "p": "paused"}
+    toggles = {"l": "by_line", "i": "idle", "t": "since_start", " ": "paused"}
     if key in toggles:
         field = toggles[key]
         return dataclasses.replace(state, **{field: not getattr(state, field)}), None
