@@ -59,6 +59,8 @@ class Tmux:
 
     def close(self) -> None:
         subprocess.run([*self.argv, "kill-server"], capture_output=True, timeout=30)
+        directory = os.environ.get("TMUX_TMPDIR", "/tmp")
+        Path(directory, f"tmux-{os.getuid()}", self.argv[2]).unlink(missing_ok=True)
 
 
 def _wait(condition, what: str, timeout: float = 30.0) -> None:

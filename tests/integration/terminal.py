@@ -108,6 +108,9 @@ class Pane:
             self.tmux("kill-server")
         except AssertionError:
             pass
+        # tmux leaves its socket file behind: one per test would pile up.
+        directory = os.environ.get("TMUX_TMPDIR", "/tmp")
+        Path(directory, f"tmux-{os.getuid()}", self.socket).unlink(missing_ok=True)
 
 
 def table_rows(screen: List[str]) -> List[List[str]]:
