@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Sequence
+from typing import IO, Optional, Sequence, Union
 
 from memspy.errors import CommandNotExecutable, CommandNotFound
 
@@ -30,11 +30,14 @@ def resolve(command: Sequence[str]) -> str:
     raise CommandNotFound(f"command not found: {name}", "check the name, or give its full path")
 
 
-def start(command: Sequence[str]) -> subprocess.Popen:
-    """Start ``command`` with memspy's stdin, stdout and stderr."""
+def start(command: Sequence[str], output: Optional[Union[int, IO]] = None) -> subprocess.Popen:
+    """Start ``command`` with memspy's stdin, stdout and stderr; given ``output``, with no
+    input and its output (both streams) there instead, off a screen memspy draws on."""
     resolve(command)
+    streams = {} if output is None else {
+        "stdin": subprocess.DEVNULL, "stdout": output, "stderr": output}
     try:
-        return subprocess.Popen(list(command))
+        return subprocess.Popen(list(command), **streams)
     except PermissionError as error:
         raise CommandNotExecutable(
             f"cannot run {command[0]}: {error.strerror}", "check the file's permissions"

@@ -60,6 +60,34 @@ def exit_status(child: subprocess.Popen) -> int:
     return 128 - code if code < 0 else code
 
 
+def sample_targets(
+    root_pid: int,
+    root: Optional[PythonProcess],
+    rate: float,
+    on_sample: Callable[[Sample], None],
+    *,
+    idle_states: bool,
+    duration: Optional[float],
+    follow: bool,
+    blocking: bool,
+    max_depth: int,
+    stop: Stop,
+    on_tick: Optional[Callable[[RunStats], None]] = None,
+    verbose: Optional[Callable[[str], None]] = None,
+) -> RunStats:
+    """Sample ``root_pid`` (and with ``follow`` its Python descendants) into ``on_sample``
+    until ``stop``, the root's exit or ``duration``; every pause is undone."""
+    targets = Targets(root_pid, root, follow=follow, blocking=blocking, max_depth=max_depth)
+    sampler = Sampler(
+        targets, rate, on_sample, duration=duration, stop=stop, on_tick=on_tick,
+        verbose=verbose, idle_states=idle_states,
+    )
+    try:
+        return sampler.run()
+    finally:
+        targets.close()
+
+
 class Recording:
     """Routes filtered samples to the writer and keeps what the end-of-run report needs."""
 
@@ -73,32 +101,6 @@ class Recording:
         kept = filter_threads(sample, self.idle, self.gil)
         self.collector.collect(kept)
         self.tally.add(kept)
-
-    def sample(
-        self,
-        root_pid: int,
-        root: Optional[PythonProcess],
-        rate: float,
-        *,
-        duration: Optional[float],
-        follow: bool,
-        blocking: bool,
-        max_depth: int,
-        stop: Stop,
-        on_tick: Optional[Callable[[RunStats], None]] = None,
-        verbose: Optional[Callable[[str], None]] = None,
-    ) -> RunStats:
-        """Sample ``root_pid`` (and with ``follow`` its Python descendants) into the
-        writer until ``stop``, the root's exit or ``duration``; every pause is undone."""
-        targets = Targets(root_pid, root, follow=follow, blocking=blocking, max_depth=max_depth)
-        sampler = Sampler(
-            targets, rate, self.add, duration=duration, stop=stop, on_tick=on_tick,
-            verbose=verbose, idle_states=not self.idle,
-        )
-        try:
-            return sampler.run()
-        finally:
-            targets.close()
 
     def finish(self, info: ProfileInfo) -> None:
         self.collector.info = info

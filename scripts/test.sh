@@ -12,6 +12,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     command -v chromium >/dev/null || missing+=(chromium)
     command -v bpftrace >/dev/null || missing+=(bpftrace)
     command -v go >/dev/null || missing+=(golang-go)
+    command -v tmux >/dev/null || missing+=(tmux)
     if [ ${#missing[@]} -gt 0 ]; then
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
             >/tmp/memspy-apt.log 2>&1 || echo "test.sh: could not install ${missing[*]} (see /tmp/memspy-apt.log)"

@@ -18,6 +18,7 @@ from memspy import __version__
 COMMANDS = {
     "dump": "memspy.cli.dump",
     "record": "memspy.cli.record",
+    "top": "memspy.cli.top",
     "probes": "memspy.cli.probes",
     "trace": "memspy.cli.trace",
     "report": "memspy.cli.report",

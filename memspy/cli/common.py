@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import subprocess
 import sys
-from typing import Any, Callable, NoReturn, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Optional, TypeVar
 
 import click
 
 from memspy.errors import MemspyError
+
+if TYPE_CHECKING:  # dump uses this module and needs no sampler
+    from memspy.sampler import Stop
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,3 +53,35 @@ def reports_errors(func: F) -> F:
             )
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def stop_on_signals(stop: Stop, child: Optional[subprocess.Popen]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the sampling loop (which then finishes its output) for the
+    duration of the block.
+
+    SIGTERM is passed on to a command memspy started; SIGINT only when the terminal did
+    not already deliver it to the command (memspy not in the foreground, or no terminal).
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+        if child is not None and child.poll() is None and _should_forward(signum):
+            child.send_signal(signum)
+
+    previous = [(signum, signal.signal(signum, handler))
+                for signum in (signal.SIGINT, signal.SIGTERM)]
+    try:
+        yield
+    finally:
+        for signum, old in previous:
+            signal.signal(signum, old)
+
+
+def _should_forward(signum: int) -> bool:
+    if signum != signal.SIGINT:
+        return True
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) != os.getpgrp()
+    except (OSError, ValueError):
+        return True

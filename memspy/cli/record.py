@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
+import shutil
 import subprocess
 import sys
 import time
-from typing import List, NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import click
 
 from memspy import launch
 from memspy.checkpoint import DEFAULT_INTERVAL, Checkpoints
 from memspy.cli import main
-from memspy.cli.common import reports_errors
+from memspy.cli.common import reports_errors, stop_on_signals
 from memspy.cli.options import output_options, stack_options
 from memspy.collectors import StackOptions, create, format_for_path
 from memspy.frames import DEFAULT_MAX_DEPTH
@@ -23,7 +22,13 @@ from memspy.model import ProfileInfo
 from memspy.output import STDOUT, check_writable, is_stream, write_atomic
 from memspy.process import PythonProcess
 from memspy.procinfo import command_line
-from memspy.recording import Recording, attach_child, exit_status, stack_quality
+from memspy.recording import (
+    Recording,
+    attach_child,
+    exit_status,
+    sample_targets,
+    stack_quality,
+)
 from memspy.rotation import Rotation, check_template
 from memspy.sampler import RunStats, Stop
 
@@ -33,7 +38,10 @@ def _say(message: str) -> None:
 
 
 class StatusLine:
-    """A live line on a terminal; nothing at all when stderr is not one (CI logs stay clean)."""
+    """A live line on a terminal; nothing at all when stderr is not one (CI logs stay clean).
+
+    Cut to the terminal's width: a wrapped line could not be rewritten in place.
+    """
 
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
@@ -45,11 +53,18 @@ class StatusLine:
             return
         self._next = now + 0.25
         elapsed = now - stats.started
-        sys.stderr.write(
-            f"\rmemspy: {elapsed:6.1f}s  {stats.samples} samples  {stats.achieved_rate:6.1f} Hz  "
-            f"{stats.error_count} errors  (Ctrl-C to stop)\x1b[K"
+        line = (
+            f"memspy: {elapsed:6.1f}s  {stats.samples} samples  {stats.achieved_rate:6.1f} Hz  "
+            f"{stats.error_count} errors  (Ctrl-C to stop)"
         )
+        width = shutil.get_terminal_size().columns - 1
+        sys.stderr.write(f"\r{line[:width]}\x1b[K")
         sys.stderr.flush()
+
+    def say(self, message: str) -> None:
+        """A message of its own, on a line the status line is not on."""
+        self.clear()
+        _say(message)
 
     def clear(self) -> None:
         if self.enabled:
@@ -138,50 +153,20 @@ def record(
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
     stop = Stop()
     child = launch.start(command) if command else None
-    previous = _install_signal_handlers(stop, child)
     try:
-        _run(
-            pid, child, output, fmt, options, rate, duration, idle, gil, subprocesses,
-            blocking, summary_path, max_depth, verbose, Saving(checkpoint, rotate, keep), stop,
-        )
+        with stop_on_signals(stop, child):
+            _run(
+                pid, child, output, fmt, options, rate, duration, idle, gil, subprocesses,
+                blocking, summary_path, max_depth, verbose, Saving(checkpoint, rotate, keep),
+                stop,
+            )
     finally:
-        for signum, handler in previous:
-            signal.signal(signum, handler)
         stop.close()
     if child is not None:
         status = exit_status(child)
         if status:
             _say(f"the command exited with status {status}")
         sys.exit(status)
-
-
-def _install_signal_handlers(
-    stop: Stop, child: Optional[subprocess.Popen]
-) -> List[Tuple[int, object]]:
-    """Ctrl-C and SIGTERM end the sampling loop, which then writes the file.
-
-    SIGTERM is passed on to a command memspy started; SIGINT only when the terminal did
-    not already deliver it to the command (memspy not in the foreground, or no terminal).
-    """
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-        if child is not None and child.poll() is None and _should_forward(signum):
-            child.send_signal(signum)
-
-    previous = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous.append((signum, signal.signal(signum, handler)))
-    return previous
-
-
-def _should_forward(signum: int) -> bool:
-    if signum != signal.SIGINT:
-        return True
-    try:
-        return os.tcgetpgrp(sys.stdin.fileno()) != os.getpgrp()
-    except (OSError, ValueError):
-        return True
 
 
 def _run(
@@ -245,10 +230,10 @@ def _run(
                 checkpoints.due(lambda: _write(output, recording, info, stats, since))
 
         try:
-            stats = recording.sample(
-                root_pid, root, rate, duration=duration, follow=subprocesses,
-                blocking=blocking, max_depth=max_depth, stop=stop, on_tick=on_tick,
-                verbose=_say if verbose else None,
+            stats = sample_targets(
+                root_pid, root, rate, recording.add, idle_states=not idle, duration=duration,
+                follow=subprocesses, blocking=blocking, max_depth=max_depth, stop=stop,
+                on_tick=on_tick, verbose=status.say if verbose else None,
             )
         except BaseException:
             _save_anyway(output, recording, info, checkpoints)
