@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import time
 from typing import Dict, List
 
 from memspy.errors import PermissionDenied
@@ -31,6 +32,7 @@ PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_EVENT_STOP = 128
 _WALL = 0x40000000
+STOP_POLL = 0.0001  # seconds between looks at a thread that has not stopped yet
 
 
 def _ptrace(request: int, tid: int, data: int = 0) -> int:
@@ -96,12 +98,22 @@ class Pauser:
         """Wait for ``tid`` to stop; note a signal it was about to receive. False if gone.
 
         An exit is only peeked at when the main thread of memspy's own child exits:
-        reaping it here would steal the status that ``record -- cmd`` exits with.
+        reaping it here would steal the status that ``record -- cmd`` exits with. A main
+        thread that has exited (a zombie) while other threads were alive reports its exit
+        only once they are reaped, so a blocking wait for it could wait for ever: it is
+        polled, and found gone by its state.
         """
-        try:
-            info = os.waitid(os.P_PID, tid, os.WEXITED | os.WSTOPPED | os.WNOWAIT | _WALL)
-        except ChildProcessError:
-            return False
+        flags = os.WEXITED | os.WSTOPPED | os.WNOWAIT | _WALL | os.WNOHANG
+        while True:
+            try:
+                info = os.waitid(os.P_PID, tid, flags)
+            except ChildProcessError:
+                return False
+            if info is not None:
+                break
+            if _state(self.pid, tid) in (b"Z", b"X", b""):
+                return False
+            time.sleep(STOP_POLL)
         stopped = info is not None and info.si_code in (os.CLD_TRAPPED, os.CLD_STOPPED)
         if not stopped and tid == self.pid and self._own_child:
             return False
@@ -120,7 +132,9 @@ class Pauser:
         whether it was running is read first, into ``running``."""
         self.seize()
         self.running = {tid: _state(self.pid, tid) == b"R" for tid in self._seized}
-        interrupted = [tid for tid in self._seized if _ptrace(PTRACE_INTERRUPT, tid) == 0]
+        # The main thread last: its exit is reported only after the other threads'.
+        threads = sorted(self._seized, key=lambda tid: tid == self.pid)
+        interrupted = [tid for tid in threads if _ptrace(PTRACE_INTERRUPT, tid) == 0]
         for tid in set(self._seized) - set(interrupted):
             del self._seized[tid]  # the thread is gone
         for tid in interrupted:

@@ -99,3 +99,24 @@ def test_blocking_command_keeps_its_exit_status(tmp_path: Path):
     document = json.loads(out.read_text())
     assert speedscope_errors(document) == []
     assert any(frame["name"] == "spinning" for frame in document["shared"]["frames"])
+
+
+def test_blocking_ends_when_the_command_exits_with_a_thread_blocked(tmp_path: Path):
+    """The command exits while a second thread sits in a read that never returns: the
+    main thread's exit is then reported only after that thread's, which the pause must
+    reap first. Waiting for the main thread first once hung for ever."""
+    script = (
+        "import os, threading, time\n"
+        "r, w = os.pipe()\n"
+        "threading.Thread(target=os.read, args=(r, 1), daemon=True).start()\n"
+        "end = time.time() + 1\n"
+        "while time.time() < end:\n"
+        "    pass\n"
+        "raise SystemExit(3)\n"
+    )
+    out = tmp_path / "b.folded"
+    for _ in range(3):  # the exit lands between two samples at a different place each time
+        result = record(["--blocking", "-r", "200", "-o", str(out), "--", sys.executable, "-c",
+                         script], timeout=60)
+        assert result.returncode == 3, result.stderr
+        assert "stopped: the target exited" in result.stderr
