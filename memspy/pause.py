@@ -33,6 +33,7 @@ PTRACE_INTERRUPT = 0x4207
 PTRACE_EVENT_STOP = 128
 _WALL = 0x40000000
 STOP_POLL = 0.0001  # seconds between looks at a thread that has not stopped yet
+REAP_WAIT = 0.2  # seconds a thread that is gone is given to become a zombie to reap
 
 
 def _ptrace(request: int, tid: int, data: int = 0) -> int:
@@ -136,16 +137,35 @@ class Pauser:
         threads = sorted(self._seized, key=lambda tid: tid == self.pid)
         interrupted = [tid for tid in threads if _ptrace(PTRACE_INTERRUPT, tid) == 0]
         for tid in set(self._seized) - set(interrupted):
-            del self._seized[tid]  # the thread is gone
+            self._gone(tid)
         for tid in interrupted:
             if not self._wait_stop(tid):
                 self._seized.pop(tid, None)
+
+    def _gone(self, tid: int) -> None:
+        """Forget a thread that ptrace no longer reaches. One that exited while traced
+        stays a zombie until its tracer reaps it, and its process's exit waits for that:
+        a command memspy started could not be waited for. So it is reaped (never the
+        main thread: its status is the command's)."""
+        self._seized.pop(tid, None)
+        self._pending.pop(tid, None)
+        if tid == self.pid:
+            return
+        deadline = time.monotonic() + REAP_WAIT
+        while True:
+            try:
+                reaped, _ = os.waitpid(tid, os.WNOHANG | _WALL)
+            except ChildProcessError:
+                return  # reaped already, or not ours to reap
+            if reaped or time.monotonic() > deadline:
+                return
+            time.sleep(STOP_POLL)
 
     def resume(self) -> None:
         for tid in list(self._seized):
             signal = self._pending.pop(tid, 0)
             if _ptrace(PTRACE_CONT, tid, signal) != 0:
-                self._seized.pop(tid, None)
+                self._gone(tid)
             elif signal:
                 # The interrupt that found this thread in a signal stop is still due:
                 # take that stop now and let the thread go.
@@ -154,8 +174,10 @@ class Pauser:
 
     def close(self) -> None:
         """Let go of every thread; ptrace only detaches a stopped tracee, so stop it first."""
-        for tid in [t for t in self._seized if _ptrace(PTRACE_INTERRUPT, t) == 0]:
-            if self._wait_stop(tid):
+        for tid in list(self._seized):
+            if _ptrace(PTRACE_INTERRUPT, tid) != 0:
+                self._gone(tid)
+            elif self._wait_stop(tid):
                 _ptrace(PTRACE_DETACH, tid, self._pending.pop(tid, 0))
         self._seized.clear()
         self._pending.clear()
