@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import signal
 import time
 from typing import Dict, List
 
@@ -32,7 +33,7 @@ PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_EVENT_STOP = 128
 _WALL = 0x40000000
-STOP_POLL = 0.0001  # seconds between looks at a thread that has not stopped yet
+STOP_POLL = 0.001  # seconds between looks at a thread that has not stopped yet
 REAP_WAIT = 0.2  # seconds a thread that is gone is given to become a zombie to reap
 
 
@@ -114,7 +115,9 @@ class Pauser:
                 break
             if _state(self.pid, tid) in (b"Z", b"X", b""):
                 return False
-            time.sleep(STOP_POLL)
+            # A tracee's stop sends its tracer SIGCHLD (kept blocked here, see pause):
+            # woken by it at once, or after a moment to look at the thread's state again.
+            signal.sigtimedwait([signal.SIGCHLD], STOP_POLL)
         stopped = info is not None and info.si_code in (os.CLD_TRAPPED, os.CLD_STOPPED)
         if not stopped and tid == self.pid and self._own_child:
             return False
@@ -131,6 +134,13 @@ class Pauser:
     def pause(self) -> None:
         """Stop every thread. Once stopped, the kernel calls each one traced ('t'), so
         whether it was running is read first, into ``running``."""
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+        try:
+            self._pause()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _pause(self) -> None:
         self.seize()
         self.running = {tid: _state(self.pid, tid) == b"R" for tid in self._seized}
         # The main thread last: its exit is reported only after the other threads'.
