@@ -351,7 +351,7 @@ class PyObjects:
                 out[addr] = _i64(head, layout.py2int.ival)
             elif info.flags & flags.long_subclass:
                 longs[addr] = head
-        sizes = {a: self._long_size(h) for a, h in longs.items()}
+        sizes = {a: long_size(layout, h) for a, h in longs.items()}
         lg = layout.long
         digits = self._read(
             {
@@ -364,17 +364,8 @@ class PyObjects:
             if ndigits == 0:
                 out[addr] = 0
             elif addr in digits:
-                out[addr] = sign * _digits_value(digits[addr], lg.digit_size, lg.digit_bits)
+                out[addr] = sign * digits_value(digits[addr], lg.digit_size, lg.digit_bits)
         return out
-
-    def _long_size(self, head: bytes) -> Tuple[int, int]:
-        """(number of digits, sign) from a PyLongObject's header."""
-        lg = self.layout.long
-        if self.layout.features.long_model == "lv_tag":
-            tag = _ptr(head, lg.lv_tag)
-            return tag >> lg.lv_tag_size_shift, 1 - (tag & lg.lv_tag_sign_mask)
-        size = _i64(head, self.layout.varobject.size)
-        return abs(size), -1 if size < 0 else 1
 
     # -- instance attributes ----------------------------------------------------------------
 
@@ -455,7 +446,17 @@ def _live(entries: Iterable[Item]) -> List[Item]:
     return [(k, v) for k, v in entries if k and v]
 
 
-def _digits_value(raw: bytes, digit_size: int, digit_bits: int) -> int:
+def long_size(layout: Layout, head: bytes) -> Tuple[int, int]:
+    """(number of digits, sign) from a PyLongObject's header (``varobject.sizeof`` bytes)."""
+    lg = layout.long
+    if layout.features.long_model == "lv_tag":
+        tag = _ptr(head, lg.lv_tag)
+        return tag >> lg.lv_tag_size_shift, 1 - (tag & lg.lv_tag_sign_mask)
+    size = _i64(head, layout.varobject.size)
+    return abs(size), -1 if size < 0 else 1
+
+
+def digits_value(raw: bytes, digit_size: int, digit_bits: int) -> int:
     value = 0
     for i in range(len(raw) // digit_size - 1, -1, -1):
         digit = int.from_bytes(raw[i * digit_size : (i + 1) * digit_size], "little")

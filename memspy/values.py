@@ -19,6 +19,7 @@ from memspy.errors import MemspyError, RemoteReadError, TargetExited
 from memspy.memory.base import Memory
 from memspy.objects import MAX_READ_SIZE, RemoteObjects
 from memspy.offsets import Layout
+from memspy.pyobjects import digits_value, long_size
 from memspy.terminal import printable
 
 MAX_TEXT = 120  # characters of a str or bytes value shown before it is cut
@@ -67,17 +68,17 @@ class Values:
         }
         self._brackets = {"tuple": ("(", ")"), "list": ("[", "]")}
 
-    def describe(self, addr: int, depth: int = 1) -> str:
+    def describe(self, addr: int) -> str:
         """``addr``'s value as text (``<unreadable>`` if its memory says nothing sane);
-        containers of simple values shown inline down to ``depth`` levels."""
+        a small tuple or list of simple values shown inline, one level deep."""
         try:
-            return self._describe(addr, depth)
+            return self._describe(addr)
         except TargetExited:
             raise
         except (MemspyError, struct.error, ValueError, OverflowError, UnicodeError):
             return Unreadable
 
-    def _describe(self, addr: int, depth: int) -> str:
+    def _describe(self, addr: int) -> str:
         head = self.memory.read(addr, self.layout.varobject.sizeof)
         type_addr = _PTR.unpack_from(head, self._type_off)[0]
         name, static = self.type_of(type_addr)
@@ -85,7 +86,7 @@ class Values:
             return self._simple[name](addr, head)
         if static and name in self._containers:
             count, items = self._containers[name](addr, head)
-            shown = self._inline(name, count, items, depth)
+            shown = self._inline(name, count, items)
             return shown if shown is not None else f"<{name} of {count}>"
         return f"<{printable(name)} at 0x{addr:x}>"
 
@@ -125,30 +126,19 @@ class Values:
     # -- simple values ------------------------------------------------------------------------
 
     def _bool(self, addr: int, head: bytes) -> str:
-        value = self._py2_int(addr, head) if self.layout.py2int.ival is not None else None
-        if value is None:
-            value = self._long(addr, head)
-        return "True" if value not in ("0", "False") else "False"
+        number = self._py2_int if self.layout.py2int.ival is not None else self._long
+        return "False" if number(addr, head) == "0" else "True"
 
     def _py2_int(self, addr: int, head: bytes) -> str:
         return str(_I64.unpack_from(self.memory.read(addr + self.layout.py2int.ival, 8), 0)[0])
 
     def _long(self, addr: int, head: bytes) -> str:
         lg = self.layout.long
-        if self.layout.features.long_model == "lv_tag":
-            tag = _PTR.unpack_from(self.memory.read(addr + lg.lv_tag, 8), 0)[0]
-            ndigits, sign = tag >> lg.lv_tag_size_shift, 1 - (tag & lg.lv_tag_sign_mask)
-        else:
-            size = _I64.unpack_from(head, self._size_off)[0]
-            ndigits, sign = abs(size), -1 if size < 0 else 1
+        ndigits, sign = long_size(self.layout, head)
         if ndigits > MAX_INT_DIGITS:
             return f"<int of {ndigits * lg.digit_bits} bits>"
         raw = self.memory.read(addr + lg.digit, ndigits * lg.digit_size) if ndigits else b""
-        value = 0
-        for i in range(ndigits - 1, -1, -1):
-            digit = int.from_bytes(raw[i * lg.digit_size : (i + 1) * lg.digit_size], "little")
-            value = (value << lg.digit_bits) | digit
-        return str(sign * value)
+        return str(sign * digits_value(raw, lg.digit_size, lg.digit_bits))
 
     def _float(self, addr: int, head: bytes) -> str:
         return repr(_F64.unpack_from(self.memory.read(addr + self.layout.float.fval, 8), 0)[0])
@@ -202,9 +192,9 @@ class Values:
         raw = self.memory.read(array, 8 * count)
         return count, [_PTR.unpack_from(raw, 8 * i)[0] for i in range(count)]
 
-    def _inline(self, kind: str, count: int, items: List[int], depth: int) -> Optional[str]:
+    def _inline(self, kind: str, count: int, items: List[int]) -> Optional[str]:
         """A small tuple or list of simple values as Python would print it, else None."""
-        if kind not in self._brackets or depth <= 0 or (count and not items):
+        if kind not in self._brackets or (count and not items):
             return None
         shown = []
         for item in items:
