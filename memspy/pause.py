@@ -113,11 +113,12 @@ class Pauser:
                 return False
             if info is not None:
                 break
-            if _state(self.pid, tid) in (b"Z", b"X", b""):
-                return False
             # A tracee's stop sends its tracer SIGCHLD (kept blocked here, see pause):
-            # woken by it at once, or after a moment to look at the thread's state again.
-            signal.sigtimedwait([signal.SIGCHLD], STOP_POLL)
+            # woken by it at once; only a wait that timed out looks at the thread's state.
+            if signal.sigtimedwait([signal.SIGCHLD], STOP_POLL) is None and _state(
+                self.pid, tid
+            ) in (b"Z", b"X", b""):
+                return False
         stopped = info is not None and info.si_code in (os.CLD_TRAPPED, os.CLD_STOPPED)
         if not stopped and tid == self.pid and self._own_child:
             return False
