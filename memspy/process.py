@@ -98,6 +98,7 @@ class PythonProcess:
         self._unnamed: Dict[int, float] = {}  # thread id -> when to look for its name again
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
+        self._settled: Optional[Tuple[Tuple[int, int], ...]] = None  # see _steady
         self.quality: List[int] = [0, 0, 0]  # the last sample's stacks: exact, repaired, unknown
 
     @property
@@ -205,6 +206,8 @@ class PythonProcess:
 
     def _running(self, states: List[ThreadState]) -> Dict[int, Optional[bool]]:
         """Whether each thread is runnable, from the kernel (None where it cannot say).
+        Asked for the GIL holder too: a stopped process (SIGSTOP, a debugger) holds the
+        GIL while it runs nothing.
 
         Before 3.11 a thread state holds only its pthread id, which glibc hands to a new
         thread once the old one has ended: a learnt kernel tid whose thread is gone means
@@ -235,7 +238,19 @@ class PythonProcess:
             if tid not in alive:
                 self._forget_thread(thread_id)
 
+    def _steady(self, states: List[ThreadState]) -> bool:
+        """Whether nothing is left to learn about these threads (kernel ids, names): the
+        same threads as when all was last learnt, nothing forgotten since, no name due
+        for another look. A steady program's samples then skip that bookkeeping."""
+        key = tuple([(state.addr, state.thread_id) for state in states])
+        unnamed = self._unnamed
+        if key == self._settled and not (unnamed and min(unnamed.values()) <= time.monotonic()):
+            return True
+        self._settled = key
+        return False
+
     def _forget_thread(self, thread_id: int) -> None:
+        self._settled = None
         self._native.pop(thread_id, None)
         self._thread_names.pop(thread_id, None)
         self._unnamed.pop(thread_id, None)
@@ -256,22 +271,28 @@ class PythonProcess:
             raise RemoteReadError(message) from None
         self.quality = walked.quality
         states = [state for state, _ in walked.stacks]
-        if not idle_states:
+        steady = self._steady(states)
+        if not idle_states and not steady:
             self._forget_reused(states)
-        native = self._native_tids(states)
+        native = self._native if steady else self._native_tids(states)
         running = self._running(states) if idle_states else {}
-        names = self._names_for(states)
-        self._drop_gone(states)
+        names = self._thread_names
+        if not steady or self._settled is None:  # a thread was forgotten just now
+            names = self._names_for(states)
+            self._drop_gone(states)
+            if any(not s.native_tid and s.thread_id not in native for s in states):
+                self._settled = None  # a kernel id is still to be learnt
         stacks = []
         for state, frames in walked.stacks:
+            thread_id = state.thread_id
             stacks.append(
-                ThreadStack(
-                    thread_id=state.thread_id,
-                    native_tid=state.native_tid or native.get(state.thread_id),
-                    name=names.get(state.thread_id),
-                    holds_gil=state.addr == walked.holder,
-                    idle=_idle(running.get(state.thread_id), frames),
-                    frames=tuple(frames),
+                ThreadStack(  # thread id, kernel id, name, GIL, idle, frames
+                    thread_id,
+                    state.native_tid or native.get(thread_id),
+                    names.get(thread_id),
+                    state.addr == walked.holder,
+                    _idle(running.get(thread_id), frames),
+                    tuple(frames),
                 )
             )
         return Sample(time.monotonic(), self.pid, tuple(stacks))

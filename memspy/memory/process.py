@@ -138,6 +138,8 @@ class ProcessMemory:
         ``stages`` (one per region) orders the copy: the kernel copies iovecs in turn, so
         a pointer read in an earlier stage names memory that was written before it, and
         a frame it points to is then read whole, never before it was made."""
+        if len(regions) <= _IOV_MAX:  # one call: no copies of the lists
+            return self._read_batch(regions, partial=True, stages=stages)
         out: List[Optional[bytes]] = []
         for start in range(0, len(regions), _IOV_MAX):
             part = slice(start, start + _IOV_MAX)
