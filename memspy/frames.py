@@ -648,6 +648,9 @@ class InterpreterFrameChain(FrameChain):
         # it covers the stack: a stack a frame deeper than last time is then still taken
         # from the sample's batch, at its instant, not read whole a second time, later.
         self._chunk_ends: Dict[int, Tuple[int, int]] = {}
+        # Thread state -> (its bytes, the frames read ahead, the plan, the regions) of its
+        # last prefetch, answered again while both are the same.
+        self._prefetches: Dict[int, tuple] = {}
         self._thread = o.thread
         self.call_sites = CallSites()
 
@@ -658,27 +661,16 @@ class InterpreterFrameChain(FrameChain):
         the last walk of this thread found outside the chunks (C-stack entry frames,
         generators) and the older chunks it read (a deep stack), which a steady program
         has at the same addresses again."""
-        regions = []
-        cframes: List[int] = []
-        if self._current_off is None:
-            # 3.11/3.12 name the current frame through the cframe of the innermost C call
-            # of the eval loop, on the C stack: it moves when a generator is resumed from
-            # C, and back. The pointer of each cframe the thread had lately is read with
-            # the thread states; read later, a cframe that was left holds garbage.
-            cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
-            now, recent = self._cframes.get(tstate_addr, (0, {}))
-            now += 1
-            if len(recent) == 1 and cframe in recent:  # the usual case, kept in place
-                recent[cframe] = now
-            else:
-                recent = {cframe: now, **{
-                    c: last for c, last in recent.items()
-                    if c != cframe and now - last < CFRAME_MEMORY
-                }}
-                recent = dict(list(recent.items())[:RECENT_CFRAMES])
-            self._cframes[tstate_addr] = (now, recent)
-            cframes = list(recent)
-            regions += [(addr + self._cframe_current, 8) for addr in cframes]
+        cframes = self._recent_cframes(tstate_addr, tstate) if self._current_off is None else []
+        outside = self._outside.get(tstate_addr, [])
+        older = self._older.get(tstate_addr, [])
+        # The same thread state and the same frames met last time ask for the same: a
+        # thread looping in one function costs a comparison here, not a new read-ahead.
+        last = self._prefetches.get(tstate_addr)
+        if last is not None and last[0] == tstate and last[1] == (cframes, outside, older):
+            self._plans[tstate_addr] = last[2]
+            return last[3]
+        regions = [(addr + self._cframe_current, 8) for addr in cframes]
         chunk = _PTR.unpack_from(tstate, self._chunk_off)[0]
         top = _PTR.unpack_from(tstate, self._top_off)[0]
         if chunk and chunk + self._chunk_data <= top <= chunk + MAX_CHUNK_BYTES:
@@ -692,8 +684,6 @@ class InterpreterFrameChain(FrameChain):
             regions.append((chunk, end - chunk))
         else:
             chunk = 0
-        outside = self._outside.get(tstate_addr, [])
-        older = self._older.get(tstate_addr, [])
         regions += [(addr, self._frame_size) for addr in outside] + older
         # The frame pointer and the data stack's top once more, after the frames: whether
         # the stack moved meanwhile, and where it ended when it did.
@@ -703,14 +693,36 @@ class InterpreterFrameChain(FrameChain):
         if cframes:
             again.append((tstate_addr + self._cframe_off, 8))
         again.append((tstate_addr + self._top_off, 8))
-        self._plans[tstate_addr] = (chunk, outside, older, cframes)
-        self._set_guesses(tstate_addr, regions + again, len(cframes), len(again), int(bool(chunk)))
-        return regions + again
+        plan = self._plans[tstate_addr] = (chunk, outside, older, cframes)
+        regions += again
+        self._set_guesses(tstate_addr, regions, len(cframes), len(again), int(bool(chunk)))
+        self._prefetches[tstate_addr] = (tstate, (cframes, outside, older), plan, regions)
+        return regions
+
+    def _recent_cframes(self, tstate_addr: int, tstate: bytes) -> List[int]:
+        """3.11/3.12 name the current frame through the cframe of the innermost C call
+        of the eval loop, on the C stack: it moves when a generator is resumed from C,
+        and back. The pointer of each cframe the thread had lately is read with the
+        thread states (read later, a cframe that was left holds garbage), the current
+        one first, until the thread has not named it in ``CFRAME_MEMORY`` walks."""
+        cframe = _PTR.unpack_from(tstate, self._cframe_off)[0]
+        now, recent = self._cframes.get(tstate_addr, (0, {}))
+        now += 1
+        if len(recent) == 1 and cframe in recent:  # the usual case, kept in place
+            recent[cframe] = now
+        else:
+            recent = {cframe: now, **{
+                c: last for c, last in recent.items()
+                if c != cframe and now - last < CFRAME_MEMORY
+            }}
+            recent = dict(list(recent.items())[:RECENT_CFRAMES])
+        self._cframes[tstate_addr] = (now, recent)
+        return list(recent)
 
     def _tables(self) -> List[Dict[int, object]]:
         return [
             *super()._tables(), self._outside, self._older, self._plans, self._chunk_frames,
-            self._chunk_ends, self._cframes,
+            self._chunk_ends, self._cframes, self._prefetches,
         ]
 
     def _older_chunk(
@@ -830,7 +842,9 @@ class InterpreterFrameChain(FrameChain):
                 return unknown_stack(out)  # a cycle: read while it changed
             if chunk <= addr and addr + size <= chunk_end:  # the common case
                 buf, off = chunk_data, addr - chunk
-                if trail is not None:
+                # Not from the innermost frame: a running thread's has always moved on
+                # (and a thread whose frames all stand still is recalled whole).
+                if trail is not None and visited:
                     reused = self._reuse(tstate_addr, trail, addr, chunk_data, out, visited, made)
                     if reused is not None:
                         owner = buf[off + owner_off]
