@@ -1,7 +1,7 @@
 """memspy next to py-spy on the same running processes: profiler CPU, keep-up, target slowdown.
 
 Usage: python scripts/bench.py [--quick] [--python 3.12 ...] [--all] [--rounds N]
-                                [--fixed-repeats N] [--markdown PATH]
+                                [--fixed-repeats N] [--markdown PATH] [--busy]
 (the default set, 2.7, 3.9, 3.12 x 2 rounds, takes about 5 minutes; ``--all --rounds 3``
 covers every interpreter installed)
 
@@ -186,6 +186,20 @@ def _deadline(proc: subprocess.Popen, seconds: float) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+
+
+@contextmanager
+def busy_cpu(wanted: bool) -> Iterator[None]:
+    """Another process spinning on one CPU for the block (nothing if not ``wanted``)."""
+    if not wanted:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 @contextmanager
@@ -537,6 +551,7 @@ def header(args: argparse.Namespace, tools: Sequence[Profiler], load_before: str
         f"fixed work {args.fixed_iterations} iterations x {args.fixed_repeats} per round "
         f"at {SLOWDOWN_RATE:.0f} Hz",
         f"profilers: {', '.join(tool.path for tool in tools)}",
+        f"another process keeps one CPU busy: {'yes (--busy)' if args.busy else 'no'}",
         f"load before: {load_before}",
         f"load after:  {_command_output(['uptime'])}",
     ]
@@ -592,6 +607,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "--fixed-repeats", type=int, default=2, help="fixed-work runs of each kind per round"
     )
     parser.add_argument("--markdown", metavar="PATH", help="also write the table as Markdown")
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="keep one CPU busy with another process throughout (the keep-up target's machine)",
+    )
     parser.add_argument("--py-spy", dest="pyspy", metavar="PATH")
     parser.add_argument("--memspy", metavar="PATH")
     args = parser.parse_args(argv)
@@ -610,7 +630,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     tools = profilers(args.pyspy, args.memspy)
     load_before = _command_output(["uptime"])
     began = time.monotonic()
-    results = run_all(pythons, tools, args)
+    with busy_cpu(args.busy):
+        results = run_all(pythons, tools, args)
     rows = cpu_rows(results, pythons) + slowdown_rows(results, pythons)
     lines = header(args, tools, load_before)
     lines.append(f"benchmark took {time.monotonic() - began:.0f}s")

@@ -1,0 +1,235 @@
+"""Where one steady sample's CPU goes, step by step, and the floor under each step.
+
+Usage: python scripts/bench_steps.py [--python 3.12 ...] [--samples N] [--rounds R]
+                                     [--instructions] [--markdown PATH]
+
+A sampler at 1000 Hz sleeps about 1 ms between samples, and on this kind of machine (a
+shared VM) whatever runs right after a wake-up runs far slower than the same code back
+to back: its caches were taken by others meanwhile. So every step is measured both ways:
+"hot" (samples back to back) and "after a wake-up" (a 1 ms sleep before each), as
+thread CPU time (``time.thread_time_ns``: user and system time of this thread, including
+the kernel's side of the system calls). The floors are what no Python sampler on this
+machine can avoid:
+
+- wake-up: a 1 ms ``time.sleep`` alone (the timer's cost, paid by every sampler);
+- one read: a ``process_vm_readv`` of one small region, after a wake-up;
+- the batch: the sample's own batched read (every region a steady sample needs), alone.
+
+Then a whole sample (``PythonProcess.sample`` plus the collapsed writer's ``add``) and its
+steps: the read, the thread list around it, the walks of the stacks (with the check of
+their code objects), the kernel's thread states, the rest of the sample (code-header
+read-ahead, thread ids and names, the sample's tuples), the writer. Steps are timed by
+wrapping their functions (about 1 µs each, so the steps add up to a little more than the
+whole).
+
+``--instructions`` also counts user-space instructions per sample under valgrind's
+callgrind (two runs of different lengths, subtracted): unlike time, the same on a busy
+machine, so it compares two versions of the code exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from interpreters import Interpreter, all_interpreters  # noqa: E402
+
+from memspy import walk as walk_module  # noqa: E402
+from memspy.collectors import StackOptions, create  # noqa: E402
+from memspy.memory import process as process_memory  # noqa: E402
+from memspy.process import PythonProcess  # noqa: E402
+from memspy.recording import Recording  # noqa: E402
+from memspy.threads import Threads  # noqa: E402
+
+WORKLOAD = HERE / "bench_workloads" / "shallow.py"
+GAP = 0.001  # seconds slept before each "after a wake-up" measurement
+WARM_UP = 200  # samples taken before measuring (caches of memspy filled)
+
+
+def _per_call(body: Callable[[], object], n: int, sleep: bool) -> float:
+    """Thread CPU µs per call of ``body`` (the sleep before it not counted)."""
+    spent = 0
+    clock = time.thread_time_ns
+    for _ in range(n):
+        if sleep:
+            time.sleep(GAP)
+        start = clock()
+        body()
+        spent += clock() - start
+    return spent / n / 1000
+
+
+def _wake_up(n: int) -> float:
+    start = time.thread_time_ns()
+    for _ in range(n):
+        time.sleep(GAP)
+    return (time.thread_time_ns() - start) / n / 1000
+
+
+class Steps:
+    """Thread CPU per step of ``sample`` + ``add``, by wrapping the steps' functions."""
+
+    def __init__(self) -> None:
+        self.spent: Dict[str, int] = defaultdict(int)
+        self._undo: List[Callable[[], None]] = []
+
+    def wrap(self, owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        spent, clock = self.spent, time.thread_time_ns
+
+        def timed(*args: object, **kwargs: object) -> object:
+            start = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] += clock() - start
+
+        setattr(owner, name, timed)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def undo(self) -> None:
+        for step in reversed(self._undo):
+            step()
+        self._undo.clear()
+
+
+def measure(pid: int, samples: int) -> Dict[str, Dict[str, float]]:
+    """Per-sample µs of each step, hot and after a wake-up."""
+    process = PythonProcess(pid)
+    recording = Recording(create("collapsed", False, StackOptions()), idle=False, gil=False)
+
+    def sample() -> None:
+        recording.add(process.sample(True))
+
+    for _ in range(WARM_UP):
+        sample()
+    memory = process.memory
+    regions, stages = list(memory._packed_regions), list(memory._packed_stages)
+    one = [regions[0]]
+    out: Dict[str, Dict[str, float]] = {}
+    for sleep, column in ((False, "hot"), (True, "after a wake-up")):
+        row = out[column] = {}
+        row["wake-up (1 ms sleep)"] = _wake_up(samples) if sleep else 0.0
+        row["one read (1 region)"] = _per_call(lambda: memory.read_some(one), samples, sleep)
+        row[f"the batch ({len(regions)} regions)"] = _per_call(
+            lambda: memory.read_some(regions, stages), samples, sleep
+        )
+        row["whole sample"] = _per_call(sample, samples, sleep)
+        # Nested steps are timed by separate wrappers, never one inside another's.
+        outer, inner = Steps(), Steps()
+        outer.wrap(PythonProcess, "sample", "sample")
+        outer.wrap(Threads, "snapshot_with", "snapshot")
+        inner.wrap(process_memory.ProcessMemory, "_read_batch", "read")
+        outer.wrap(walk_module, "_walk_states", "walks")
+        outer.wrap(PythonProcess, "_running", "proc")
+        outer.wrap(type(recording), "add", "writer")
+        try:
+            _per_call(sample, samples, sleep)
+        finally:
+            inner.undo()
+            outer.undo()
+        part = {label: ns / samples / 1000 for label, ns in {**outer.spent, **inner.spent}.items()}
+        row["  read (the system call)"] = part["read"]
+        row["  thread list (around the read)"] = part["snapshot"] - part["read"]
+        row["  stack walks and code checks"] = part["walks"]
+        row["  thread states from /proc"] = part["proc"]
+        row["  the rest of the sample"] = (
+            part["sample"] - part["snapshot"] - part["walks"] - part["proc"]
+        )
+        row["  writer (collapsed)"] = part["writer"]
+    process.close()
+    return out
+
+
+def instructions(python: Path, pid: int) -> Optional[int]:
+    """User-space instructions per sample (callgrind), or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    counts = []
+    for n in (200, 1200):
+        code = (
+            "import sys; from memspy.process import PythonProcess; "
+            "from memspy.recording import Recording; "
+            "from memspy.collectors import create, StackOptions; "
+            f"p = PythonProcess({pid}); "
+            "r = Recording(create('collapsed', False, StackOptions()), idle=False, gil=False)\n"
+            f"for _ in range({n}): r.add(p.sample(True))"
+        )
+        run = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
+             os.path.realpath(sys.executable), "-c", code],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        found = re.search(r"Collected : (\d+)", run.stderr)
+        if found is None:
+            return None
+        counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) // 1000
+
+
+def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
+    target = subprocess.Popen(
+        [os.path.realpath(python.path), str(WORKLOAD)], stdout=subprocess.PIPE, text=True,
+        cwd=str(WORKLOAD.parent),
+    )
+    try:
+        target.stdout.readline()  # "ready"
+        rounds = [measure(target.pid, args.samples) for _ in range(args.rounds)]
+        counted = instructions(python.path, target.pid) if args.instructions else None
+    finally:
+        target.kill()
+        target.wait()
+    lines = [f"### {python.id} (shallow workload, median of {args.rounds} rounds, µs per sample)",
+             "", "| step | hot | after a wake-up |", "|---|---|---|"]
+    for step in rounds[0]["hot"]:
+        hot = statistics.median(r["hot"][step] for r in rounds)
+        cold = statistics.median(r["after a wake-up"][step] for r in rounds)
+        hot_text = "" if step.startswith("wake-up") else f"{hot:.1f}"
+        lines.append(f"| {step} | {hot_text} | {cold:.1f} |")
+    if counted is not None:
+        lines.append(f"\ninstructions per sample (user space, callgrind): {counted:,}")
+    return lines
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--python", action="append", metavar="VERSION")
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true")
+    parser.add_argument("--markdown", metavar="PATH")
+    args = parser.parse_args(argv)
+    wanted = args.python or ["3.12"]
+    pythons = [
+        p for p in all_interpreters()
+        if p.present and any(p.id == w or p.id.startswith(w + "-") for w in wanted)
+    ]
+    if not pythons:
+        sys.exit(f"bench_steps: none of {wanted} is installed")
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    lines = [f"memspy per-sample steps; load before: {load}", ""]
+    for python in pythons:
+        lines += run(python, args) + [""]
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
