@@ -8,6 +8,10 @@ empty stack, innermost first); the second pass starts each thread with those fra
 at the start of the trace and streams enter/leave events that always nest, which is what
 an evented speedscope profile and a chrome trace need. Reading the file twice keeps memory
 bounded by stack depth rather than by the length of the trace.
+
+pyusdt turns its callbacks on some time after the tracer attaches, so its logs always
+start mid-stack; it also has no probe for a frame that ends by an exception, so a return
+of a frame that is not open closes the frames above it (see ``Provider.silent_unwind``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import dataclass, field
 
 from memspy.errors import InputError
 from memspy.model import Frame, TraceEvent
-from memspy.usdt.program import LOG_END, LOG_HEADER
+from memspy.usdt.program import LOG_END, LOG_HEADER, PROVIDER_LINE
+from memspy.usdt.providers import BY_NAME, PYTHON, Provider
 
 MAX_DEPTH = 2000  # deeper than any real Python stack (the default recursion limit is 1000)
 _LOST = re.compile(r"^Lost (\d+) events")
@@ -57,13 +62,15 @@ class LogStats:
     missed_returns: int = 0  # frames closed because an outer frame returned or ran
     orphan_returns: int = 0  # returns of frames never seen entering, dropped
     initial_frames: int = 0  # frames already running when tracing began
+    early_returns: int = 0  # returns among the events that found them
+    provider: Provider = PYTHON
     start: float = 0.0
     end: float = 0.0
     exit_status: int | None = None  # of the command bpftrace started, when it exited
     notes: list[str] = field(default_factory=list)
 
 
-def _parse_line(text: str, number: int, path: str) -> Record:
+def _parse_line(text: str, number: int, path: str, provider: Provider) -> Record:
     parts = text.split("\t")
     if len(parts) != 7:
         raise InputError(
@@ -73,9 +80,9 @@ def _parse_line(text: str, number: int, path: str) -> Record:
         )
     tag, nsecs, pid, tid, filename, name, lineno = parts
     try:
-        return Record(
-            _KINDS[tag], int(nsecs) / 1e9, int(pid), int(tid), Frame(name, filename, int(lineno))
-        )
+        line = int(lineno)
+        frame = Frame(name, filename, line, line if provider.line_is_start else 0)
+        return Record(_KINDS[tag], int(nsecs) / 1e9, int(pid), int(tid), frame)
     except ValueError:
         raise InputError(
             f"{path}:{number}: malformed event line (a number field is not a number)",
@@ -101,9 +108,11 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
                         if allow_truncated:
                             break
                         raise _truncated(path, number, "its last line is cut")
-                    yield _parse_line(text, number, path)
+                    yield _parse_line(text, number, path, stats.provider)
                 elif text == LOG_HEADER:
                     seen_header = True
+                elif text.startswith(PROVIDER_LINE) and seen_header:
+                    stats.provider = _provider(text[len(PROVIDER_LINE) :], path, number)
                 elif text.startswith("X\t") and text[2:].lstrip("-").isdigit():
                     stats.exit_status = int(text[2:]) & 0xFF  # as a parent's wait() sees it
                 elif text == LOG_END:
@@ -125,6 +134,15 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
         raise _truncated(path, number, "it has no end marker")
 
 
+def _provider(name: str, path: str, number: int) -> Provider:
+    if name not in BY_NAME:
+        raise InputError(
+            f"{path}:{number}: unknown probe provider {name!r}",
+            f"memspy reads the providers {', '.join(BY_NAME)}",
+        )
+    return BY_NAME[name]
+
+
 def _truncated(path: str, number: int, why: str) -> InputError:
     return InputError(
         f"{path} is truncated at line {number}: {why}",
@@ -136,7 +154,8 @@ def _truncated(path: str, number: int, why: str) -> InputError:
 class _Thread:
     """One thread's open frames, and the rules that keep them consistent with the log."""
 
-    def __init__(self, initial: tuple[Frame, ...] = ()) -> None:
+    def __init__(self, provider: Provider, initial: tuple[Frame, ...] = ()) -> None:
+        self.provider = provider
         self.stack: list[Frame] = list(initial)  # outermost first
         self.discovered: list[Frame] = []  # frames found already running, innermost first
         self.last = 0.0
@@ -147,9 +166,10 @@ class _Thread:
                 return i
         return None
 
-    def _discover(self, frame: Frame, stats: LogStats, path: str) -> None:
-        self.discovered.append(frame)
+    def _discover(self, record: Record, stats: LogStats, path: str) -> None:
+        self.discovered.append(record.frame)
         stats.initial_frames += 1
+        stats.early_returns += record.kind == "return"
         if len(self.discovered) > MAX_DEPTH:
             raise InputError(
                 f"{path}: more than {MAX_DEPTH} frames return without having entered",
@@ -176,9 +196,14 @@ class _Thread:
             if record.kind == "return":
                 yield "leave", self.stack.pop()
             return
+        if record.kind == "return" and self.provider.silent_unwind:
+            # Running before tracing began; the frames above it ended by exceptions.
+            while self.stack:
+                stats.missed_returns += 1
+                yield "leave", self.stack.pop()
         if not self.stack:
             # Already running when tracing began: under everything seen so far.
-            self._discover(record.frame, stats, path)
+            self._discover(record, stats, path)
             if record.kind == "line":
                 self.stack.append(record.frame)
                 yield "enter", record.frame
@@ -227,7 +252,8 @@ def _scan(path: str, allow_truncated: bool) -> tuple[LogStats, dict[int, tuple[F
             stats.returns += 1
         else:
             stats.lines += 1
-        for _ in threads.setdefault(record.tid, _Thread()).feed(record, stats, path):
+        thread = threads.get(record.tid) or threads.setdefault(record.tid, _Thread(stats.provider))
+        for _ in thread.feed(record, stats, path):
             pass
     initial = {tid: tuple(reversed(t.discovered)) for tid, t in threads.items()}
     return stats, initial
@@ -248,7 +274,8 @@ def read_log(path: str, allow_truncated: bool = False) -> tuple[LogStats, Iterat
     _check_defect(stats, path)
     if stats.initial_frames:
         stats.notes.append(
-            f"{stats.initial_frames} frames were already running when tracing began; "
+            f"tracing began mid-stack: {stats.initial_frames} frames were already running "
+            f"({stats.early_returns} returns of frames never seen entering closed them); "
             "they start at the beginning of the trace"
         )
     return stats, _events(path, allow_truncated, stats, initial)
@@ -263,7 +290,7 @@ def _events(
     for record in read_records(path, replay, allow_truncated):
         thread = threads.get(record.tid)
         if thread is None:
-            thread = threads[record.tid] = _Thread(initial.get(record.tid, ()))
+            thread = threads[record.tid] = _Thread(replay.provider, initial.get(record.tid, ()))
             pids[record.tid] = record.pid
             for frame in thread.stack:
                 yield TraceEvent(stats.start, record.pid, record.tid, "enter", frame)
