@@ -35,7 +35,11 @@ from memspy.usdt.providers import PYTHON, PYUSDT
 RECORD_HINT = "use `memspy record`, which samples without probes or BPF"
 PYUSDT_HINT = (
     "on Python 3.12+, pyusdt adds probes: `pip install pyusdt` into that interpreter and "
-    "run the program under it (python -m pyusdt app.py); or " + RECORD_HINT
+    "start the program under it (python -m pyusdt app.py, or import pyusdt); or " + RECORD_HINT
+)
+# For a command, memspy runs it under pyusdt itself once the interpreter can import it.
+_COMMAND_HINT = (
+    "`{python} -m pip install pyusdt` and trace again (memspy runs it under pyusdt); or "
 )
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _ATTACH_TIMEOUT = 30.0
@@ -78,17 +82,23 @@ def bpftrace_path() -> str:
     return path
 
 
-def require_path(reports: list[ProbeReport], version: tuple[int, ...]) -> TracePath:
-    """The probes to trace, or why there are none: ``reports[0]`` is the interpreter's."""
+def require_path(
+    reports: list[ProbeReport], version: tuple[int, ...], python: str = ""
+) -> TracePath:
+    """The probes to trace, or why there are none: ``reports[0]`` is the interpreter's;
+    ``python`` is the interpreter of a command memspy would start."""
     path = choose_path(reports)
     if path is not None:
         return path
     interpreter = reports[0]
-    hint = PYUSDT_HINT if tuple(version[:2]) >= (3, 12) else RECORD_HINT
+    hint = RECORD_HINT
+    if tuple(version[:2]) >= (3, 12):
+        hint = _COMMAND_HINT.format(python=python) + RECORD_HINT if python else PYUSDT_HINT
     if not interpreter.probes:
+        pyusdt = "it cannot import pyusdt" if python else "pyusdt's are not loaded"
         raise TracerUnavailable(
             f"{interpreter.path} has no USDT probes: this interpreter was built without "
-            "--with-dtrace, and pyusdt's are not loaded",
+            f"--with-dtrace, and {pyusdt}",
             hint,
         )
     missing = [n for n in PYTHON.probes if interpreter.probe(n) is None]
@@ -129,7 +139,8 @@ def command_target(command: Sequence[str]) -> Target:
         reports = [probes_of_file(library)]
     if pyusdt and not reports[0].covers(PYTHON):
         reports.append(probes_of_file(pyusdt))
-    target = Target(require_path(reports, tuple(version)), tuple(version), command=tuple(command))
+    path = require_path(reports, tuple(version), command[0])
+    target = Target(path, tuple(version), command=tuple(command))
     spaced = [arg for arg in command if not arg or any(c.isspace() for c in arg)]
     if spaced and not target.gated:
         # bpftrace (-c) splits its command at spaces, with no quoting.
