@@ -23,6 +23,7 @@ from memspy.usdt.convert import convert
 from memspy.usdt.events import LogStats
 from memspy.usdt.inspect import probes_of_file, probes_of_process
 from memspy.usdt.program import STRLEN, build_program, needs_line_probe
+from memspy.usdt.qualnames import Qualifier
 from memspy.usdt.runner import Target, command_target, require_path, run
 
 
@@ -117,7 +118,9 @@ def trace(
     check_writable(output)
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
     if from_log:
-        _report(convert(from_log, output, fmt, ProfileInfo(pid=0), options, partial), output, [])
+        qualify = Qualifier()
+        stats = convert(from_log, output, fmt, ProfileInfo(pid=0), options, partial, qualify)
+        _report(stats, output, _qualified(qualify))
         _top_functions(output)
         return
     target = _target(pid, command)
@@ -127,12 +130,13 @@ def trace(
         python_version=".".join(map(str, target.version)),
         start_time_ns=time.time_ns(),
     )
+    qualify = Qualifier.of_process(pid) if pid else Qualifier()
     with tempfile.TemporaryDirectory(prefix="memspy-trace-") as scratch:
         log = save_log or os.path.join(scratch, "events.log")
         outcome = run(target, log, duration)
         # bpftrace can lose its END output in a full ring buffer: what arrived is kept.
-        stats = convert(log, output, fmt, info, options, allow_truncated=True)
-        _report(stats, output, outcome.notes)
+        stats = convert(log, output, fmt, info, options, True, qualify)
+        _report(stats, output, outcome.notes + _qualified(qualify))
     _top_functions(output)
     if command:
         status = outcome.exit_status if outcome.exit_status is not None else stats.exit_status
@@ -160,6 +164,15 @@ def _target(pid: int | None, command: tuple[str, ...]) -> Target:
     found = reports[0].version
     version = found.minor_key + (found.micro,) if found else ()
     return Target(require_path(reports, version), version, pid=pid)
+
+
+def _qualified(qualify: Qualifier) -> list[str]:
+    if not qualify.qualified:
+        return []
+    return [
+        f"{qualify.qualified} frames named as record names them (Class.method), from their "
+        "source: the probes give bare function names"
+    ]
 
 
 def _report(stats: LogStats, output: str, notes: list[str]) -> None:

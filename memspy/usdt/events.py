@@ -17,7 +17,7 @@ of a frame that is not open closes the frames above it (see ``Provider.silent_un
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from memspy.errors import InputError
@@ -259,8 +259,13 @@ def _scan(path: str, allow_truncated: bool) -> tuple[LogStats, dict[int, tuple[F
     return stats, initial
 
 
-def read_log(path: str, allow_truncated: bool = False) -> tuple[LogStats, Iterator[TraceEvent]]:
-    """The log's statistics, and its events as enter/leave pairs that always nest.
+def read_log(
+    path: str,
+    allow_truncated: bool = False,
+    rename: Callable[[Frame], Frame] | None = None,
+) -> tuple[LogStats, Iterator[TraceEvent]]:
+    """The log's statistics, and its events as enter/leave pairs that always nest, their
+    frames passed through ``rename`` (after nesting, which compares the log's own names).
 
     Raises ``InputError`` at once for a log that cannot be converted; the iterator reads
     the file a second time.
@@ -278,11 +283,15 @@ def read_log(path: str, allow_truncated: bool = False) -> tuple[LogStats, Iterat
             f"({stats.early_returns} returns of frames never seen entering closed them); "
             "they start at the beginning of the trace"
         )
-    return stats, _events(path, allow_truncated, stats, initial)
+    return stats, _events(path, allow_truncated, stats, initial, rename or (lambda frame: frame))
 
 
 def _events(
-    path: str, allow_truncated: bool, stats: LogStats, initial: dict[int, tuple[Frame, ...]]
+    path: str,
+    allow_truncated: bool,
+    stats: LogStats,
+    initial: dict[int, tuple[Frame, ...]],
+    rename: Callable[[Frame], Frame],
 ) -> Iterator[TraceEvent]:
     replay = LogStats()  # the second pass repeats the counts of the first
     threads: dict[int, _Thread] = {}
@@ -293,14 +302,14 @@ def _events(
             thread = threads[record.tid] = _Thread(replay.provider, initial.get(record.tid, ()))
             pids[record.tid] = record.pid
             for frame in thread.stack:
-                yield TraceEvent(stats.start, record.pid, record.tid, "enter", frame)
+                yield TraceEvent(stats.start, record.pid, record.tid, "enter", rename(frame))
         # Per-CPU buffers can deliver a migrated thread's events slightly out of order.
         thread.last = max(thread.last, record.time)
         for kind, frame in thread.feed(record, replay, path):
-            yield TraceEvent(thread.last, record.pid, record.tid, kind, frame)
+            yield TraceEvent(thread.last, record.pid, record.tid, kind, rename(frame))
     for tid, thread in threads.items():
         while thread.stack:
-            yield TraceEvent(stats.end, pids[tid], tid, "leave", thread.stack.pop())
+            yield TraceEvent(stats.end, pids[tid], tid, "leave", rename(thread.stack.pop()))
     stats.rebuilt_entries = replay.rebuilt_entries
     stats.missed_returns = replay.missed_returns
     stats.orphan_returns = replay.orphan_returns
