@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from memspy.errors import InputError
 from memspy.model import Frame, TraceEvent
-from memspy.usdt.program import LOG_END, LOG_HEADER, PROVIDER_LINE
+from memspy.usdt.program import LOG_END, LOG_HEADER, PROVIDER_LINE, STOPPED_LINE
 from memspy.usdt.providers import BY_NAME, PYTHON, Provider
 
 MAX_DEPTH = 2000  # deeper than any real Python stack (the default recursion limit is 1000)
@@ -64,6 +64,7 @@ class LogStats:
     initial_frames: int = 0  # frames already running when tracing began
     early_returns: int = 0  # returns among the events that found them
     provider: Provider = PYTHON
+    after_stop: int = 0  # events after memspy told bpftrace to stop, left out
     start: float = 0.0
     end: float = 0.0
     exit_status: int | None = None  # of the command bpftrace started, when it exited
@@ -90,8 +91,23 @@ def _parse_line(text: str, number: int, path: str, provider: Provider) -> Record
         ) from None
 
 
+def _stop_time(path: str) -> float | None:
+    """When memspy told bpftrace to stop (the log's last line), in seconds; None if never."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 256))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None  # read_records says why
+    last = tail[-1] if tail else ""
+    value = last[len(STOPPED_LINE) :]
+    return int(value) / 1e9 if last.startswith(STOPPED_LINE) and value.isdigit() else None
+
+
 def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> Iterator[Record]:
-    """Every event of the log, in file order; errors name the file and line."""
+    """Every event of the log up to when memspy told bpftrace to stop, in file order;
+    errors name the file and line."""
+    stop = _stop_time(path)
     seen_header = False
     ended = False
     number = 0
@@ -108,7 +124,11 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
                         if allow_truncated:
                             break
                         raise _truncated(path, number, "its last line is cut")
-                    yield _parse_line(text, number, path, stats.provider)
+                    record = _parse_line(text, number, path, stats.provider)
+                    if stop is not None and record.time > stop:
+                        stats.after_stop += 1
+                        continue
+                    yield record
                 elif text == LOG_HEADER:
                     seen_header = True
                 elif text.startswith(PROVIDER_LINE) and seen_header:
@@ -117,6 +137,8 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
                     stats.exit_status = int(text[2:]) & 0xFF  # as a parent's wait() sees it
                 elif text == LOG_END:
                     ended = True
+                elif text.startswith(STOPPED_LINE):
+                    pass  # read first, by _stop_time
                 elif _LOST.match(text):
                     stats.lost += int(_LOST.match(text).group(1))
                 elif not _CHATTER.match(text):
@@ -229,6 +251,11 @@ def _check_defect(stats: LogStats, path: str) -> None:
         stats.notes.append(
             f"function__entry fired {stats.entries} times for {stats.returns} returns "
             f"(CPython issue 98894); {stats.rebuilt_entries} entries were rebuilt from line events"
+        )
+    if stats.after_stop:
+        stats.notes.append(
+            f"{stats.after_stop} events after bpftrace was told to stop were left out: it "
+            "detaches its probes one at a time, so they are of some probes only"
         )
     if stats.orphan_returns:
         stats.notes.append(

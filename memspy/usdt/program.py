@@ -9,6 +9,7 @@ The log is plain text so it can be captured on one machine and converted on anot
     L<TAB>... same fields ...                                          (line, optional)
     X<TAB>status                      (the exit status of a command bpftrace started)
     # end
+    # stopped NSECS                   (added by memspy: when it told bpftrace to stop)
 
 ``nsecs`` is bpftrace's monotonic clock. The program puts each provider's arguments in
 the log's order, so the parser does not depend on which provider fired (the provider line
@@ -17,6 +18,10 @@ CPython 3.11 (CPython issue 98894): while its semaphore is set the interpreter r
 instrumented dispatch, the only path on which 3.11 fires ``function__entry`` at all; and
 its events let the parser rebuild an entry the tracer still missed. To keep the log small
 it prints a line event only when the thread's current function changes.
+
+bpftrace detaches its probes one at a time as it stops, so the events after it was told
+to stop are of some probes only (returns without entries, or entries without returns):
+memspy writes that moment at the end of the log, and the parser leaves them out.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from memspy.usdt.providers import PYTHON, Provider
 
 LOG_HEADER = "# memspy-usdt-log 1"
 PROVIDER_LINE = "# provider "
+STOPPED_LINE = "# stopped "
 LOG_END = "# end"
 # bpftrace truncates strings to BPFTRACE_STRLEN bytes (64 by default); two strings of 200
 # overflow the 512-byte BPF stack in printf (bpftrace 0.17), 128 fits.
@@ -60,8 +66,6 @@ def build_program(
     parts = [
         f"// memspy trace program; run with BPFTRACE_STRLEN={STRLEN} and save stdout",
         f'BEGIN {{ printf("{header}\\n"); }}',
-        # Enter probes first: bpftrace detaches in reverse order, so as it exits, the
-        # returns stop before the entries and no return arrives without its entry.
         f"{_probes(binary, provider, provider.enter)} {action('E')}",
         f"{_probes(binary, provider, provider.leave)} {action('R')}",
     ]

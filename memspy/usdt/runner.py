@@ -29,7 +29,13 @@ from memspy.usdt.inspect import (
     probes_of_file,
 )
 from memspy.usdt.launcher import GatedCommand
-from memspy.usdt.program import LOG_HEADER, STRLEN, build_program, needs_line_probe
+from memspy.usdt.program import (
+    LOG_HEADER,
+    STOPPED_LINE,
+    STRLEN,
+    build_program,
+    needs_line_probe,
+)
 from memspy.usdt.providers import PYTHON, PYUSDT
 
 RECORD_HINT = "use `memspy record`, which samples without probes or BPF"
@@ -206,7 +212,7 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
         try:
             process = subprocess.Popen(argv + [program_path], env=env, stderr=errors, stdout=stdout)
             forwarder = _forward(process.stdout) if process.stdout is not None else None
-            _wait(process, log_path, duration, gate)
+            stopped = _wait(process, log_path, duration, gate)
             if forwarder is not None:
                 forwarder.join()
         finally:
@@ -217,6 +223,9 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
         errors.seek(0)
         stderr = errors.read()
     os.unlink(log_path + ".err")
+    if stopped is not None and os.path.exists(log_path):
+        with open(log_path, "a") as log:
+            log.write(f"{STOPPED_LINE}{stopped}\n")
     if process.returncode not in (0, -signal.SIGINT):
         raise TracerUnavailable(f"bpftrace failed: {_error_line(stderr)}", _tracefs_hint())
     return outcome
@@ -258,23 +267,27 @@ def _started(log_path: str) -> bool:
 
 def _wait(
     process: subprocess.Popen, log_path: str, duration: float | None, gate: GatedCommand | None
-) -> None:
+) -> int | None:
     """Until bpftrace exits; ``duration`` counts from the moment it has attached (and
-    opened the ``gate`` of a command memspy started)."""
+    opened the ``gate`` of a command memspy started). Returns when bpftrace was told to
+    stop, on its clock (CLOCK_MONOTONIC, ``nsecs``); None when the target ended first."""
     deadline = None
+    stopped = None
     try:
         while process.poll() is None:
             attached = gate.open_when_attached() if gate is not None else _started(log_path)
             if deadline is None and duration and attached:
                 deadline = time.monotonic() + duration
             if deadline is not None and time.monotonic() >= deadline:
+                stopped = time.monotonic_ns()
                 process.send_signal(signal.SIGINT)  # bpftrace runs END, so the log ends
                 duration = deadline = None
             time.sleep(0.05)
     except KeyboardInterrupt:
-        pass  # bpftrace, in our process group, got the SIGINT as well
+        stopped = stopped or time.monotonic_ns()  # bpftrace, in our group, got it too
     try:
         process.wait(timeout=_ATTACH_TIMEOUT)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    return stopped
