@@ -186,3 +186,15 @@ def test_qualified_names_agree_with_the_interpreters_own(tmp_path):
             assert named in (code.co_qualname, code.co_name), (path, code.co_firstlineno)
             checked += named == code.co_qualname != code.co_name
     assert checked > 900
+
+
+def test_events_after_the_stop_are_left_out(tmp_path):
+    """bpftrace stops its return probes before its entry probes (or the other way):
+    what follows the moment memspy told it to stop would nest wrongly."""
+    path = _log(tmp_path, [("E", "a"), ("R", "a"), ("E", "b"), ("E", "c"), ("E", "d")])
+    with open(path, "a") as log:
+        log.write("# stopped 2500\n")  # between the second and the third event (ns)
+    stats, seen = _stacks(path)
+    assert seen == ["a", ""]
+    assert stats.after_stop == 3 and stats.entries == 1
+    assert any("3 events after bpftrace was told to stop" in note for note in stats.notes)
