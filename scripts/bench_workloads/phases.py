@@ -115,11 +115,11 @@ def phase_plain():
 
 
 def phase_wide():
-    spin(us(6000))
+    spin(us(20000))
 
 
 def phase_narrow():
-    spin(us(2500))
+    spin(us(8000))
 
 
 ROUNDS = {
@@ -128,7 +128,8 @@ ROUNDS = {
     "generator": (phase_plain, phase_gen),
     "threads": (phase_a, phase_b),
     # Phases of milliseconds, for a tracer: it adds microseconds to every call, some of
-    # them on the caller's side of the events and all inside the target's own clock reads.
+    # them on the caller's side of the events and all inside the target's own clock reads
+    # (and a busy machine preempts the target there: whole time slices).
     "ms": (phase_wide, phase_narrow),
 }
 SECOND_THREAD = {"threads": (phase_tiny, phase_mid)}

@@ -27,7 +27,9 @@ WORKLOAD = ROOT / "tests" / "data" / "usdt" / "workload.py"
 MEMSPY = [sys.executable, "-m", "memspy"]
 IDS = [i.id for i in TRACEABLE]
 TRACE_TOLERANCE = 0.01  # trace against the target's own split
-RECORD_BOUND = 0.02  # trace against record: the accuracy bound of record's shares
+# Trace against record of the same run: record's bound (2 points at 250 Hz on a quiet
+# machine), and 1 more for a busy one, where record's sampler waits for a CPU too.
+RECORD_BOUND = 0.03
 
 pytestmark = needs_bpftrace
 
