@@ -1,7 +1,9 @@
 """A fixed amount of the shallow workload's work, timed by the workload itself.
 
-Usage: python fixed.py ITERATIONS. Prints "ready", waits for a line on stdin (the
-benchmark sends it once a profiler is attached), does the work and prints
+Usage: python fixed.py ITERATIONS [CHUNK]. CHUNK (10000) iterations make one call: a
+small CHUNK makes the work calls, for a tracer's cost per call. Prints "ready", waits
+for a line on stdin (the benchmark sends it once a profiler is attached), does the work
+and prints
 "elapsed SECONDS". Only the work is timed, not start-up or attaching.
 """
 
@@ -17,8 +19,9 @@ def run(iterations, chunk=10000):
 
 if __name__ == "__main__":
     iterations = int(sys.argv[1])
+    chunk = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
     say("ready")
     sys.stdin.readline()
     start = clock()
-    nest(5, run, iterations)
+    nest(5, run, iterations, chunk)
     say("elapsed %.6f" % (clock() - start))
