@@ -101,6 +101,34 @@ def test_attach_late_starts_mid_stack_without_inventing_frames(
     assert " returns of frames never seen entering" in traced.stderr
 
 
+@pytest.mark.parametrize("base", [i for i in TRACEABLE if i.version >= (3, 12)], ids=str)
+def test_a_command_run_under_pyusdt_keeps_its_status_arguments_and_output(
+    base: Interpreter, tmp_path: Path
+) -> None:
+    """As under bpftrace's -c: the command's status and stdout are memspy's; and it runs
+    as `python job.py` would (its own argv, its directory first on sys.path)."""
+    python = traced_python(base)
+    (tmp_path / "sibling.py").write_text("def work():\n    return sum(range(1000))\n")
+    (tmp_path / "job.py").write_text(
+        "import sys\n"
+        "import sibling\n"
+        "for _ in range(100):\n"
+        "    sibling.work()\n"
+        "print(sys.argv[1:], __name__)\n"
+        "sys.exit(3)\n"
+    )
+    out = tmp_path / "out.collapsed"
+    done = subprocess.run(
+        [*MEMSPY, "trace", "-o", str(out), "--", str(python), str(tmp_path / "job.py"), "a b"],
+        capture_output=True, text=True, timeout=120, cwd="/",
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "['a b'] __main__\n"
+    assert "the command exited with status 3" in done.stderr
+    # The gate's own frame is the root; job.py's code runs under it as its __main__.
+    assert f";<module> ({tmp_path}/job.py:1);work ({tmp_path}/sibling.py:1) " in out.read_text()
+
+
 def _descendant_running(pid: int, exe: Path) -> int:
     """The process under ``pid`` that runs ``exe`` on the phases script: the target that
     bpftrace or memspy started (not memspy's brief query of the interpreter)."""
