@@ -125,8 +125,10 @@ def test_a_command_run_under_pyusdt_keeps_its_status_arguments_and_output(
     assert done.returncode == 3, done.stderr
     assert done.stdout == "['a b'] __main__\n"
     assert "the command exited with status 3" in done.stderr
-    # The gate's own frame is the root; job.py's code runs under it as its __main__.
-    assert f";<module> ({tmp_path}/job.py:1);work ({tmp_path}/sibling.py:1) " in out.read_text()
+    # job.py's own module is the root: the gate's frame under it never returns (SystemExit)
+    # so it is not seen, and nothing is made up for it.
+    stack = f"<module> ({tmp_path}/job.py:1);work ({tmp_path}/sibling.py:1) "
+    assert any(line.startswith(stack) for line in out.read_text().splitlines())
 
 
 def _descendant_running(pid: int, exe: Path) -> int:
