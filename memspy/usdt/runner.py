@@ -208,6 +208,7 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
     # bpftrace writes two empty lines to its stdout as it exits; a command it starts
     # shares that stdout, so the command's output is passed on without them.
     stdout = subprocess.PIPE if bpftrace_command else subprocess.DEVNULL
+    process = None
     with open(log_path + ".err", "w+") as errors:
         try:
             process = subprocess.Popen(argv + [program_path], env=env, stderr=errors, stdout=stdout)
@@ -218,7 +219,9 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
         finally:
             os.unlink(program_path)
             if gate is not None:
-                gate.open()  # bpftrace failed: the command runs untraced, as it would
+                if process is None or process.returncode not in (0, -signal.SIGINT):
+                    gate.process.kill()  # no trace: not a whole untraced run before the error
+                gate.open()
                 outcome.exit_status = exit_status(gate.process)
         errors.seek(0)
         stderr = errors.read()

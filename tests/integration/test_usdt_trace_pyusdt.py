@@ -9,6 +9,7 @@ events) is the truth: a trace is exact, so its shares are held to 1 point of it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -129,6 +130,33 @@ def test_a_command_run_under_pyusdt_keeps_its_status_arguments_and_output(
     # so it is not seen, and nothing is made up for it.
     stack = f"<module> ({tmp_path}/job.py:1);work ({tmp_path}/sibling.py:1) "
     assert any(line.startswith(stack) for line in out.read_text().splitlines())
+
+
+def test_a_command_is_not_run_untraced_when_bpftrace_fails(tmp_path: Path) -> None:
+    """The error comes at once, in one line, not after a whole untraced run."""
+    base = next((i for i in TRACEABLE if i.version >= (3, 12) and i.present), None)
+    if base is None:
+        pytest.skip("no 3.12+ interpreter")
+    python = traced_python(base)
+    fake = tmp_path / "bin" / "bpftrace"  # a bpftrace that fails as it starts
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'ERROR: could not attach' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    started = time.monotonic()
+    done = subprocess.run(
+        [*MEMSPY, "trace", "-o", str(tmp_path / "x.collapsed"), "--",
+         str(python), str(WORKLOAD), "30"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 11
+    assert time.monotonic() - started < 20  # the workload alone runs 30 s
+    errors = [line for line in done.stderr.splitlines() if line.startswith("memspy")]
+    assert errors == [
+        "memspy: error: bpftrace failed: ERROR: could not attach "
+        "(use `memspy record`, which samples without probes or BPF)"
+    ]
+    assert not (tmp_path / "x.collapsed").exists()
 
 
 def _descendant_running(pid: int, exe: Path) -> int:
