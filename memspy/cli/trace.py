@@ -1,4 +1,5 @@
-"""``memspy trace``: exact call timings from CPython's USDT probes, via bpftrace."""
+"""``memspy trace``: exact call timings from USDT probes (CPython's own, or pyusdt's on
+3.12+), via bpftrace."""
 
 from __future__ import annotations
 
@@ -22,17 +23,21 @@ from memspy.usdt.convert import convert
 from memspy.usdt.events import LogStats
 from memspy.usdt.inspect import probes_of_file, probes_of_process
 from memspy.usdt.program import STRLEN, build_program, needs_line_probe
-from memspy.usdt.runner import Target, command_target, run
+from memspy.usdt.qualnames import Qualifier
+from memspy.usdt.runner import Target, command_target, require_path, run
 
 
 def _print_program(pid: int | None, binary: str | None) -> None:
     if pid is not None:
-        report = probes_of_process(pid)
-        with_line = report.version is not None and needs_line_probe(report.version.minor_key)
+        target = _target(pid, ())
+        with_line = needs_line_probe(target.version)
     else:
         report = probes_of_file(binary or os.path.realpath("/usr/bin/python3"))
-        with_line = True  # harmless on other versions, needed on 3.11
-    click.echo(build_program(report.attach_path, with_line), nl=False)
+        # Harmless on other versions, needed on 3.11.
+        target = Target(require_path([report], (3, 11)), (3, 11))
+        with_line = True
+    path = target.path
+    click.echo(build_program(path.report.attach_path, path.provider, with_line), nl=False)
     click.echo(
         f"# save with: BPFTRACE_STRLEN={STRLEN} bpftrace -o events.log -p PID program.bt; "
         "convert with: memspy trace --from events.log -o out.speedscope.json",
@@ -89,8 +94,10 @@ def trace(
 ) -> None:
     """Trace every Python call of a process through its USDT probes with bpftrace.
 
-    Needs an interpreter built --with-dtrace (see `memspy probes`), bpftrace and root.
-    Writes the same formats as `memspy record`, with exact enter and leave times.
+    Needs an interpreter built --with-dtrace, or pyusdt loaded in it on 3.12+ (see
+    `memspy probes`), bpftrace and root. A command whose interpreter has no probes but
+    can import pyusdt runs under pyusdt. Writes the same formats as `memspy record`, with
+    exact enter and leave times.
 
     \b
     memspy trace -p PID -o out.speedscope.json
@@ -111,7 +118,9 @@ def trace(
     check_writable(output)
     options = StackOptions(threads=threads, function=function, lineno=not nolineno)
     if from_log:
-        _report(convert(from_log, output, fmt, ProfileInfo(pid=0), options, partial), output, [])
+        qualify = Qualifier()
+        stats = convert(from_log, output, fmt, ProfileInfo(pid=0), options, partial, qualify)
+        _report(stats, output, _qualified(qualify))
         _top_functions(output)
         return
     target = _target(pid, command)
@@ -121,15 +130,17 @@ def trace(
         python_version=".".join(map(str, target.version)),
         start_time_ns=time.time_ns(),
     )
+    qualify = Qualifier.of_process(pid) if pid else Qualifier()
     with tempfile.TemporaryDirectory(prefix="memspy-trace-") as scratch:
         log = save_log or os.path.join(scratch, "events.log")
-        notes = run(target, log, duration)
+        outcome = run(target, log, duration)
         # bpftrace can lose its END output in a full ring buffer: what arrived is kept.
-        stats = convert(log, output, fmt, info, options, allow_truncated=True)
-        _report(stats, output, notes)
+        stats = convert(log, output, fmt, info, options, True, qualify)
+        _report(stats, output, outcome.notes + _qualified(qualify))
     _top_functions(output)
     if command:
-        sys.exit(_command_status(stats.exit_status))
+        status = outcome.exit_status if outcome.exit_status is not None else stats.exit_status
+        sys.exit(_command_status(status))
 
 
 def _command_status(status: int | None) -> int:
@@ -149,9 +160,19 @@ def _command_status(status: int | None) -> int:
 def _target(pid: int | None, command: tuple[str, ...]) -> Target:
     if pid is None:
         return command_target(command)
-    report = probes_of_process(pid)
-    version = report.version.minor_key + (report.version.micro,) if report.version else ()
-    return Target(report, version, pid=pid)
+    reports = probes_of_process(pid)
+    found = reports[0].version
+    version = found.minor_key + (found.micro,) if found else ()
+    return Target(require_path(reports, version), version, pid=pid)
+
+
+def _qualified(qualify: Qualifier) -> list[str]:
+    if not qualify.qualified:
+        return []
+    return [
+        f"{qualify.qualified} frames named as record names them (Class.method), from their "
+        "source: the probes give bare function names"
+    ]
 
 
 def _report(stats: LogStats, output: str, notes: list[str]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from memspy.collectors import StackOptions, create
-from memspy.model import ProfileInfo
+from memspy.model import Frame, ProfileInfo
 from memspy.output import write_atomic
 from memspy.usdt.events import LogStats, read_log
 
@@ -15,9 +17,11 @@ def convert(
     info: ProfileInfo,
     options: StackOptions,
     allow_truncated: bool = False,
+    rename: Callable[[Frame], Frame] | None = None,
 ) -> LogStats:
-    """Write ``output`` in format ``fmt`` from the log; the log is checked before any write."""
-    stats, events = read_log(log_path, allow_truncated)
+    """Write ``output`` in format ``fmt`` from the log, frames renamed by ``rename`` (see
+    ``qualnames``); the log is checked before any write."""
+    stats, events = read_log(log_path, allow_truncated, rename)
     info = ProfileInfo(
         pid=info.pid or stats.pid,
         command=info.command,

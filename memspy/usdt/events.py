@@ -8,17 +8,22 @@ empty stack, innermost first); the second pass starts each thread with those fra
 at the start of the trace and streams enter/leave events that always nest, which is what
 an evented speedscope profile and a chrome trace need. Reading the file twice keeps memory
 bounded by stack depth rather than by the length of the trace.
+
+pyusdt turns its callbacks on some time after the tracer attaches, so its logs always
+start mid-stack; it also has no probe for a frame that ends by an exception, so a return
+of a frame that is not open closes the frames above it (see ``Provider.silent_unwind``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from memspy.errors import InputError
 from memspy.model import Frame, TraceEvent
-from memspy.usdt.program import LOG_END, LOG_HEADER
+from memspy.usdt.program import LOG_END, LOG_HEADER, PROVIDER_LINE, STOPPED_LINE
+from memspy.usdt.providers import BY_NAME, PYTHON, Provider
 
 MAX_DEPTH = 2000  # deeper than any real Python stack (the default recursion limit is 1000)
 _LOST = re.compile(r"^Lost (\d+) events")
@@ -57,13 +62,16 @@ class LogStats:
     missed_returns: int = 0  # frames closed because an outer frame returned or ran
     orphan_returns: int = 0  # returns of frames never seen entering, dropped
     initial_frames: int = 0  # frames already running when tracing began
+    early_returns: int = 0  # returns among the events that found them
+    provider: Provider = PYTHON
+    after_stop: int = 0  # events after memspy told bpftrace to stop, left out
     start: float = 0.0
     end: float = 0.0
     exit_status: int | None = None  # of the command bpftrace started, when it exited
     notes: list[str] = field(default_factory=list)
 
 
-def _parse_line(text: str, number: int, path: str) -> Record:
+def _parse_line(text: str, number: int, path: str, provider: Provider) -> Record:
     parts = text.split("\t")
     if len(parts) != 7:
         raise InputError(
@@ -73,9 +81,9 @@ def _parse_line(text: str, number: int, path: str) -> Record:
         )
     tag, nsecs, pid, tid, filename, name, lineno = parts
     try:
-        return Record(
-            _KINDS[tag], int(nsecs) / 1e9, int(pid), int(tid), Frame(name, filename, int(lineno))
-        )
+        line = int(lineno)
+        frame = Frame(name, filename, line, line if provider.line_is_start else 0)
+        return Record(_KINDS[tag], int(nsecs) / 1e9, int(pid), int(tid), frame)
     except ValueError:
         raise InputError(
             f"{path}:{number}: malformed event line (a number field is not a number)",
@@ -83,8 +91,23 @@ def _parse_line(text: str, number: int, path: str) -> Record:
         ) from None
 
 
+def _stop_time(path: str) -> float | None:
+    """When memspy told bpftrace to stop (the log's last line), in seconds; None if never."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 256))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None  # read_records says why
+    last = tail[-1] if tail else ""
+    value = last[len(STOPPED_LINE) :]
+    return int(value) / 1e9 if last.startswith(STOPPED_LINE) and value.isdigit() else None
+
+
 def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> Iterator[Record]:
-    """Every event of the log, in file order; errors name the file and line."""
+    """Every event of the log up to when memspy told bpftrace to stop, in file order;
+    errors name the file and line."""
+    stop = _stop_time(path)
     seen_header = False
     ended = False
     number = 0
@@ -101,13 +124,21 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
                         if allow_truncated:
                             break
                         raise _truncated(path, number, "its last line is cut")
-                    yield _parse_line(text, number, path)
+                    record = _parse_line(text, number, path, stats.provider)
+                    if stop is not None and record.time > stop:
+                        stats.after_stop += 1
+                        continue
+                    yield record
                 elif text == LOG_HEADER:
                     seen_header = True
+                elif text.startswith(PROVIDER_LINE) and seen_header:
+                    stats.provider = _provider(text[len(PROVIDER_LINE) :], path, number)
                 elif text.startswith("X\t") and text[2:].lstrip("-").isdigit():
                     stats.exit_status = int(text[2:]) & 0xFF  # as a parent's wait() sees it
                 elif text == LOG_END:
                     ended = True
+                elif text.startswith(STOPPED_LINE):
+                    pass  # read first, by _stop_time
                 elif _LOST.match(text):
                     stats.lost += int(_LOST.match(text).group(1))
                 elif not _CHATTER.match(text):
@@ -125,6 +156,15 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
         raise _truncated(path, number, "it has no end marker")
 
 
+def _provider(name: str, path: str, number: int) -> Provider:
+    if name not in BY_NAME:
+        raise InputError(
+            f"{path}:{number}: unknown probe provider {name!r}",
+            f"memspy reads the providers {', '.join(BY_NAME)}",
+        )
+    return BY_NAME[name]
+
+
 def _truncated(path: str, number: int, why: str) -> InputError:
     return InputError(
         f"{path} is truncated at line {number}: {why}",
@@ -136,7 +176,8 @@ def _truncated(path: str, number: int, why: str) -> InputError:
 class _Thread:
     """One thread's open frames, and the rules that keep them consistent with the log."""
 
-    def __init__(self, initial: tuple[Frame, ...] = ()) -> None:
+    def __init__(self, provider: Provider, initial: tuple[Frame, ...] = ()) -> None:
+        self.provider = provider
         self.stack: list[Frame] = list(initial)  # outermost first
         self.discovered: list[Frame] = []  # frames found already running, innermost first
         self.last = 0.0
@@ -147,9 +188,10 @@ class _Thread:
                 return i
         return None
 
-    def _discover(self, frame: Frame, stats: LogStats, path: str) -> None:
-        self.discovered.append(frame)
+    def _discover(self, record: Record, stats: LogStats, path: str) -> None:
+        self.discovered.append(record.frame)
         stats.initial_frames += 1
+        stats.early_returns += record.kind == "return"
         if len(self.discovered) > MAX_DEPTH:
             raise InputError(
                 f"{path}: more than {MAX_DEPTH} frames return without having entered",
@@ -176,9 +218,14 @@ class _Thread:
             if record.kind == "return":
                 yield "leave", self.stack.pop()
             return
+        if record.kind == "return" and self.provider.silent_unwind:
+            # Running before tracing began; the frames above it ended by exceptions.
+            while self.stack:
+                stats.missed_returns += 1
+                yield "leave", self.stack.pop()
         if not self.stack:
             # Already running when tracing began: under everything seen so far.
-            self._discover(record.frame, stats, path)
+            self._discover(record, stats, path)
             if record.kind == "line":
                 self.stack.append(record.frame)
                 yield "enter", record.frame
@@ -205,6 +252,11 @@ def _check_defect(stats: LogStats, path: str) -> None:
             f"function__entry fired {stats.entries} times for {stats.returns} returns "
             f"(CPython issue 98894); {stats.rebuilt_entries} entries were rebuilt from line events"
         )
+    if stats.after_stop:
+        stats.notes.append(
+            f"{stats.after_stop} events after bpftrace was told to stop were left out: it "
+            "detaches its probes one at a time, so they are of some probes only"
+        )
     if stats.orphan_returns:
         stats.notes.append(
             f"{stats.orphan_returns} returns of frames never seen entering were dropped; "
@@ -227,14 +279,20 @@ def _scan(path: str, allow_truncated: bool) -> tuple[LogStats, dict[int, tuple[F
             stats.returns += 1
         else:
             stats.lines += 1
-        for _ in threads.setdefault(record.tid, _Thread()).feed(record, stats, path):
+        thread = threads.get(record.tid) or threads.setdefault(record.tid, _Thread(stats.provider))
+        for _ in thread.feed(record, stats, path):
             pass
     initial = {tid: tuple(reversed(t.discovered)) for tid, t in threads.items()}
     return stats, initial
 
 
-def read_log(path: str, allow_truncated: bool = False) -> tuple[LogStats, Iterator[TraceEvent]]:
-    """The log's statistics, and its events as enter/leave pairs that always nest.
+def read_log(
+    path: str,
+    allow_truncated: bool = False,
+    rename: Callable[[Frame], Frame] | None = None,
+) -> tuple[LogStats, Iterator[TraceEvent]]:
+    """The log's statistics, and its events as enter/leave pairs that always nest, their
+    frames passed through ``rename`` (after nesting, which compares the log's own names).
 
     Raises ``InputError`` at once for a log that cannot be converted; the iterator reads
     the file a second time.
@@ -248,14 +306,19 @@ def read_log(path: str, allow_truncated: bool = False) -> tuple[LogStats, Iterat
     _check_defect(stats, path)
     if stats.initial_frames:
         stats.notes.append(
-            f"{stats.initial_frames} frames were already running when tracing began; "
+            f"tracing began mid-stack: {stats.initial_frames} frames were already running "
+            f"({stats.early_returns} returns of frames never seen entering closed them); "
             "they start at the beginning of the trace"
         )
-    return stats, _events(path, allow_truncated, stats, initial)
+    return stats, _events(path, allow_truncated, stats, initial, rename or (lambda frame: frame))
 
 
 def _events(
-    path: str, allow_truncated: bool, stats: LogStats, initial: dict[int, tuple[Frame, ...]]
+    path: str,
+    allow_truncated: bool,
+    stats: LogStats,
+    initial: dict[int, tuple[Frame, ...]],
+    rename: Callable[[Frame], Frame],
 ) -> Iterator[TraceEvent]:
     replay = LogStats()  # the second pass repeats the counts of the first
     threads: dict[int, _Thread] = {}
@@ -263,17 +326,17 @@ def _events(
     for record in read_records(path, replay, allow_truncated):
         thread = threads.get(record.tid)
         if thread is None:
-            thread = threads[record.tid] = _Thread(initial.get(record.tid, ()))
+            thread = threads[record.tid] = _Thread(replay.provider, initial.get(record.tid, ()))
             pids[record.tid] = record.pid
             for frame in thread.stack:
-                yield TraceEvent(stats.start, record.pid, record.tid, "enter", frame)
+                yield TraceEvent(stats.start, record.pid, record.tid, "enter", rename(frame))
         # Per-CPU buffers can deliver a migrated thread's events slightly out of order.
         thread.last = max(thread.last, record.time)
         for kind, frame in thread.feed(record, replay, path):
-            yield TraceEvent(thread.last, record.pid, record.tid, kind, frame)
+            yield TraceEvent(thread.last, record.pid, record.tid, kind, rename(frame))
     for tid, thread in threads.items():
         while thread.stack:
-            yield TraceEvent(stats.end, pids[tid], tid, "leave", thread.stack.pop())
+            yield TraceEvent(stats.end, pids[tid], tid, "leave", rename(thread.stack.pop()))
     stats.rebuilt_entries = replay.rebuilt_entries
     stats.missed_returns = replay.missed_returns
     stats.orphan_returns = replay.orphan_returns

@@ -21,10 +21,32 @@ from typing import IO
 
 from memspy import launch
 from memspy.errors import MemspyError
-from memspy.usdt.inspect import NO_PROBES_MEANING, ProbeReport, probes_of_file
-from memspy.usdt.program import LOG_HEADER, STRLEN, build_program, needs_line_probe
+from memspy.recording import exit_status
+from memspy.usdt.inspect import (
+    ProbeReport,
+    TracePath,
+    choose_path,
+    probes_of_file,
+)
+from memspy.usdt.launcher import GatedCommand
+from memspy.usdt.program import (
+    LOG_HEADER,
+    STOPPED_LINE,
+    STRLEN,
+    build_program,
+    needs_line_probe,
+)
+from memspy.usdt.providers import PYTHON, PYUSDT
 
 RECORD_HINT = "use `memspy record`, which samples without probes or BPF"
+PYUSDT_HINT = (
+    "on Python 3.12+, pyusdt adds probes: `pip install pyusdt` into that interpreter and "
+    "start the program under it (python -m pyusdt app.py, or import pyusdt); or " + RECORD_HINT
+)
+# For a command, memspy runs it under pyusdt itself once the interpreter can import it.
+_COMMAND_HINT = (
+    "`{python} -m pip install pyusdt` and trace again (memspy runs it under pyusdt); or "
+)
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _ATTACH_TIMEOUT = 30.0
 RING_PAGES = 1024
@@ -36,12 +58,23 @@ class TracerUnavailable(MemspyError):
 
 @dataclass
 class Target:
-    """What to trace: the probe file, and either a PID or a command bpftrace starts."""
+    """What to trace: the probes, and either a PID or a command. A command runs under
+    bpftrace (``-c``), or, on the pyusdt path, is started by memspy (see ``launcher``)."""
 
-    report: ProbeReport
+    path: TracePath
     version: tuple[int, ...]
     pid: int | None = None
     command: Sequence[str] = ()
+
+    @property
+    def gated(self) -> bool:
+        return bool(self.command) and self.path.provider is PYUSDT
+
+
+@dataclass
+class Outcome:
+    notes: list[str]
+    exit_status: int | None = None  # of a command memspy started itself
 
 
 def bpftrace_path() -> str:
@@ -55,42 +88,74 @@ def bpftrace_path() -> str:
     return path
 
 
-def require_probes(report: ProbeReport) -> None:
-    missing = [n for n in ("function__entry", "function__return") if report.probe(n) is None]
-    if not report.probes:
-        raise TracerUnavailable(f"{report.path} has no USDT probes: {NO_PROBES_MEANING}")
-    if missing:
-        raise TracerUnavailable(f"{report.path} lacks the probes {', '.join(missing)}", RECORD_HINT)
+def require_path(
+    reports: list[ProbeReport], version: tuple[int, ...], python: str = ""
+) -> TracePath:
+    """The probes to trace, or why there are none: ``reports[0]`` is the interpreter's;
+    ``python`` is the interpreter of a command memspy would start."""
+    path = choose_path(reports)
+    if path is not None:
+        return path
+    interpreter = reports[0]
+    hint = RECORD_HINT
+    if tuple(version[:2]) >= (3, 12):
+        hint = _COMMAND_HINT.format(python=python) + RECORD_HINT if python else PYUSDT_HINT
+    if not interpreter.probes:
+        pyusdt = "it cannot import pyusdt" if python else "pyusdt's are not loaded"
+        raise TracerUnavailable(
+            f"{interpreter.path} has no USDT probes: this interpreter was built without "
+            f"--with-dtrace, and {pyusdt}",
+            hint,
+        )
+    missing = [n for n in PYTHON.probes if interpreter.probe(n) is None]
+    raise TracerUnavailable(f"{interpreter.path} lacks the probes {', '.join(missing)}", hint)
+
+
+# What the command's interpreter is: its version, its libpython, pyusdt's library if it
+# can import it (found, not loaded).
+_QUERY = """\
+import json, os, sys, sysconfig
+c = sysconfig.get_config_var
+library = os.path.join(c("LIBDIR") or "", c("INSTSONAME") or "") if c("Py_ENABLE_SHARED") else ""
+pyusdt = ""
+if sys.version_info >= (3, 12):
+    import importlib.util
+    spec = importlib.util.find_spec("libpyusdt")
+    pyusdt = spec.origin if spec else ""
+print(json.dumps([list(sys.version_info[:3]), library, pyusdt]))
+"""
 
 
 def command_target(command: Sequence[str]) -> Target:
-    """The interpreter file that ``command`` will run: its executable, else its libpython."""
-    exe = os.path.realpath(launch.resolve(command))
+    """How to trace ``command``: the probes of its executable, else of its libpython, else
+    pyusdt's, which the command then runs under."""
+    # The command is run as given (its python may be a venv's, which finds pyusdt), while
+    # its probes are read from the file the name leads to.
+    exe = launch.resolve(command)
+    try:
+        out = subprocess.run([exe, "-c", _QUERY], capture_output=True, text=True, timeout=30)
+        version, library, pyusdt = json.loads(out.stdout)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        raise TracerUnavailable(
+            f"{command[0]} does not look like a Python interpreter", RECORD_HINT
+        ) from None
+    # Debian's python3.11 is static but still ships a libpython: the executable decides.
+    reports = [probes_of_file(os.path.realpath(exe))]
+    if not reports[0].probes and library and os.path.exists(library):
+        reports = [probes_of_file(library)]
+    if pyusdt and not reports[0].covers(PYTHON):
+        reports.append(probes_of_file(pyusdt))
+    path = require_path(reports, tuple(version), command[0])
+    target = Target(path, tuple(version), command=tuple(command))
     spaced = [arg for arg in command if not arg or any(c.isspace() for c in arg)]
-    if spaced:
+    if spaced and not target.gated:
         # bpftrace (-c) splits its command at spaces, with no quoting.
         raise MemspyError(
             "bpftrace cannot pass an empty argument or one with spaces to a command: "
             f"{spaced[0]!r}",
             "put the code in a file, or start the command yourself and trace it with -p PID",
         )
-    query = (
-        "import json, sys, sysconfig, os; c = sysconfig.get_config_var; "
-        "print(json.dumps([list(sys.version_info[:3]), "
-        "os.path.join(c('LIBDIR') or '', c('INSTSONAME') or '') if c('Py_ENABLE_SHARED') else '']))"
-    )
-    try:
-        out = subprocess.run([exe, "-c", query], capture_output=True, text=True, timeout=30)
-        version, library = json.loads(out.stdout)
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        raise TracerUnavailable(
-            f"{command[0]} does not look like a Python interpreter", RECORD_HINT
-        ) from None
-    # Debian's python3.11 is static but still ships a libpython: the executable decides.
-    report = probes_of_file(exe)
-    if not report.probes and library and os.path.exists(library):
-        report = probes_of_file(library)
-    return Target(report, tuple(version), command=tuple(command))
+    return target
 
 
 def _tracefs_hint() -> str:
@@ -108,48 +173,65 @@ def _error_line(stderr: str) -> str:
     return (stderr.strip().splitlines() or ["no message"])[-1]
 
 
-def run(target: Target, log_path: str, duration: float | None) -> list[str]:
+def run(target: Target, log_path: str, duration: float | None) -> Outcome:
     """Trace until the target exits, ``duration`` passes or the user presses Ctrl-C.
 
-    Returns notes on what was done; raises TracerUnavailable when bpftrace fails to start.
+    Raises TracerUnavailable when bpftrace fails to start.
     """
-    require_probes(target.report)
     bpftrace = bpftrace_path()
-    notes = []
-    with_line = needs_line_probe(target.version)
+    provider, report = target.path.provider, target.path.report
+    outcome = Outcome([])
+    with_line = needs_line_probe(target.version) and bool(provider.line_probe)
     if with_line:
-        notes.append(
+        outcome.notes.append(
             "CPython 3.11 fires function__entry only while the line probe is traced "
             "(CPython issue 98894): tracing line as well, which slows the target more"
         )
-    program = build_program(target.report.attach_path, with_line, bool(target.command))
+    gate = None
+    if target.gated:
+        outcome.notes.append(
+            f"{target.command[0]} has no USDT probes of its own: running the command under "
+            f"pyusdt (as python -m pyusdt), whose probes fire from sys.monitoring callbacks"
+        )
+        traced = [p for p in report.probes if p.name in provider.probes]
+        gate = GatedCommand(target.command, report.path, traced)
+    bpftrace_command = target.command if gate is None else ()
+    program = build_program(report.attach_path, provider, with_line, bool(bpftrace_command))
     program_path = log_path + ".bt"
     with open(program_path, "w") as f:
         f.write(program)
     argv = [bpftrace, "-f", "text", "-o", log_path]
-    argv += ["-p", str(target.pid)] if target.pid else ["-c", shlex.join(target.command)]
+    pid = gate.pid if gate is not None else target.pid
+    argv += ["-p", str(pid)] if pid else ["-c", shlex.join(bpftrace_command)]
     # A bigger ring buffer than bpftrace's 64 pages per CPU: a busy target fills it.
     env = dict(os.environ, BPFTRACE_STRLEN=str(STRLEN), BPFTRACE_PERF_RB_PAGES=str(RING_PAGES))
     # bpftrace writes two empty lines to its stdout as it exits; a command it starts
     # shares that stdout, so the command's output is passed on without them.
-    stdout = subprocess.PIPE if target.command else subprocess.DEVNULL
+    stdout = subprocess.PIPE if bpftrace_command else subprocess.DEVNULL
+    process = None
     with open(log_path + ".err", "w+") as errors:
         try:
-            process = subprocess.Popen(
-                argv + [program_path], env=env, stderr=errors, stdout=stdout
-            )
+            process = subprocess.Popen(argv + [program_path], env=env, stderr=errors, stdout=stdout)
             forwarder = _forward(process.stdout) if process.stdout is not None else None
-            _wait(process, log_path, duration)
+            stopped = _wait(process, log_path, duration, gate)
             if forwarder is not None:
                 forwarder.join()
         finally:
             os.unlink(program_path)
+            if gate is not None:
+                if process is None or process.returncode not in (0, -signal.SIGINT):
+                    gate.process.kill()  # no trace: not a whole untraced run before the error
+                gate.open()
+                outcome.exit_status = exit_status(gate.process)
         errors.seek(0)
         stderr = errors.read()
     os.unlink(log_path + ".err")
+    if stopped is not None and os.path.exists(log_path):
+        with open(log_path, "a") as log:
+            log.write(f"{STOPPED_LINE}{stopped}\n")
     if process.returncode not in (0, -signal.SIGINT):
         raise TracerUnavailable(f"bpftrace failed: {_error_line(stderr)}", _tracefs_hint())
-    return notes
+    return outcome
 
 
 def _forward(stream: IO[bytes]) -> threading.Thread:
@@ -186,21 +268,29 @@ def _started(log_path: str) -> bool:
         return False
 
 
-def _wait(process: subprocess.Popen, log_path: str, duration: float | None) -> None:
-    """Until bpftrace exits; ``duration`` counts from the moment it has attached."""
+def _wait(
+    process: subprocess.Popen, log_path: str, duration: float | None, gate: GatedCommand | None
+) -> int | None:
+    """Until bpftrace exits; ``duration`` counts from the moment it has attached (and
+    opened the ``gate`` of a command memspy started). Returns when bpftrace was told to
+    stop, on its clock (CLOCK_MONOTONIC, ``nsecs``); None when the target ended first."""
     deadline = None
+    stopped = None
     try:
         while process.poll() is None:
-            if deadline is None and duration and _started(log_path):
+            attached = gate.open_when_attached() if gate is not None else _started(log_path)
+            if deadline is None and duration and attached:
                 deadline = time.monotonic() + duration
             if deadline is not None and time.monotonic() >= deadline:
+                stopped = time.monotonic_ns()
                 process.send_signal(signal.SIGINT)  # bpftrace runs END, so the log ends
                 duration = deadline = None
             time.sleep(0.05)
     except KeyboardInterrupt:
-        pass  # bpftrace, in our process group, got the SIGINT as well
+        stopped = stopped or time.monotonic_ns()  # bpftrace, in our group, got it too
     try:
         process.wait(timeout=_ATTACH_TIMEOUT)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    return stopped

@@ -1,6 +1,6 @@
 """Workloads whose split of CPU time is known: phases that each thread times itself.
 
-Usage: python phases.py KIND SECONDS   (KIND: alternate, calls, generator, threads)
+Usage: python phases.py KIND SECONDS   (KIND: alternate, calls, generator, threads, ms)
 
 Each phase is one function (``phase_*``) that a round calls in turn; the thread reads the
 monotonic clock around each call and adds the difference to that phase. For one busy
@@ -114,11 +114,23 @@ def phase_plain():
     spin(us(250))
 
 
+def phase_wide():
+    spin(us(20000))
+
+
+def phase_narrow():
+    spin(us(8000))
+
+
 ROUNDS = {
     "alternate": (phase_a, phase_b),
     "calls": (phase_long, phase_tiny, phase_mid),
     "generator": (phase_plain, phase_gen),
     "threads": (phase_a, phase_b),
+    # Phases of milliseconds, for a tracer: it adds microseconds to every call, some of
+    # them on the caller's side of the events and all inside the target's own clock reads
+    # (and a busy machine preempts the target there: whole time slices).
+    "ms": (phase_wide, phase_narrow),
 }
 SECOND_THREAD = {"threads": (phase_tiny, phase_mid)}
 

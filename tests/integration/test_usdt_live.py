@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -16,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tracing import needs_bpftrace
 
 from memspy.cli import main
 from memspy.usdt.inspect import probes_of_file, probes_of_process
-from memspy.usdt.runner import TRACEFS
 
 SYSTEM_311 = "/usr/bin/python3.11"
 MEMSPY = [sys.executable, "-m", "memspy"]
@@ -35,21 +34,6 @@ needs_311 = pytest.mark.skipif(not os.path.exists(SYSTEM_311), reason=f"{SYSTEM_
 
 def _pyenv_libpythons():
     return sorted(PYENV.glob("3.*/lib/libpython3.*.so.1.0"))
-
-
-def _bpftrace_unusable():
-    if shutil.which("bpftrace") is None:
-        return "bpftrace is not installed (apt-get install bpftrace)"
-    if os.geteuid() != 0:
-        return "bpftrace needs root"
-    if not any(os.path.exists(os.path.join(p, "uprobe_events")) for p in TRACEFS):
-        return "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)"
-    return None
-
-
-needs_bpftrace = pytest.mark.skipif(
-    _bpftrace_unusable() is not None, reason=str(_bpftrace_unusable())
-)
 
 
 def _start(python: str, seconds: float = 30.0) -> subprocess.Popen:
@@ -88,7 +72,8 @@ def test_pyenv_builds_have_no_probes():
 def test_semaphores_of_a_live_process():
     process = _start(SYSTEM_311)
     try:
-        report = probes_of_process(process.pid)
+        report, *others = probes_of_process(process.pid)
+        assert others == []  # no other mapped file declares probes
         assert report.path == SYSTEM_311 and report.version.text == "3.11.2"
         assert len(report.probes) == 8
         assert report.semaphores == [0] * 8  # nobody traces it
@@ -111,7 +96,7 @@ def test_semaphore_reads_one_while_bpftrace_is_attached():
         assert tracer.stdout.readline().startswith("Attaching")
         deadline = time.monotonic() + 10
         while True:
-            report = probes_of_process(process.pid)
+            report = probes_of_process(process.pid)[0]
             counts = dict(zip((p.name for p in report.probes), report.semaphores))
             if counts["gc__start"] or time.monotonic() > deadline:
                 break

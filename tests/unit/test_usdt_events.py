@@ -136,7 +136,7 @@ def test_cli_bad_log_is_one_line_not_a_traceback(tmp_path, name):
 
 
 def test_program_traces_line_only_when_needed():
-    with_line = build_program("/usr/bin/python3.11", True)
+    with_line = build_program("/usr/bin/python3.11", with_line=True)
     assert "usdt:/usr/bin/python3.11:python:function__entry" in with_line
-    assert "python:line" in with_line and "python:line" not in build_program("/x", False)
+    assert "python:line" in with_line and "python:line" not in build_program("/x")
     assert needs_line_probe((3, 11, 2)) and not needs_line_probe((3, 10, 13))
