@@ -22,6 +22,7 @@ from memspy.summary import Summary, function_shares
 from memspy.usdt.convert import convert
 from memspy.usdt.events import LogStats
 from memspy.usdt.inspect import probes_of_file, probes_of_process
+from memspy.usdt.launcher import GATE_FRAME
 from memspy.usdt.program import STRLEN, build_program, needs_line_probe
 from memspy.usdt.qualnames import Qualifier
 from memspy.usdt.runner import Target, command_target, require_path, run
@@ -135,7 +136,8 @@ def trace(
         log = save_log or os.path.join(scratch, "events.log")
         outcome = run(target, log, duration)
         # bpftrace can lose its END output in a full ring buffer: what arrived is kept.
-        stats = convert(log, output, fmt, info, options, True, qualify)
+        hidden = GATE_FRAME if target.gated else None
+        stats = convert(log, output, fmt, info, options, True, qualify, hidden)
         _report(stats, output, outcome.notes + _qualified(qualify))
     _top_functions(output)
     if command:

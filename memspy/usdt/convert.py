@@ -18,10 +18,12 @@ def convert(
     options: StackOptions,
     allow_truncated: bool = False,
     rename: Callable[[Frame], Frame] | None = None,
+    hidden: tuple[str, str] | None = None,
 ) -> LogStats:
     """Write ``output`` in format ``fmt`` from the log, frames renamed by ``rename`` (see
-    ``qualnames``); the log is checked before any write."""
-    stats, events = read_log(log_path, allow_truncated, rename)
+    ``qualnames``), without an outermost frame ``hidden`` (see ``read_log``); the log is
+    checked before any write."""
+    stats, events = read_log(log_path, allow_truncated, rename, hidden)
     info = ProfileInfo(
         pid=info.pid or stats.pid,
         command=info.command,

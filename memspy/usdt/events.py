@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 
 from memspy.errors import InputError
 from memspy.model import Frame, TraceEvent
-from memspy.usdt.program import LOG_END, LOG_HEADER, PROVIDER_LINE, STOPPED_LINE
+from memspy.usdt.program import (
+    ATTACHED_LINE,
+    LOG_END,
+    LOG_HEADER,
+    PROVIDER_LINE,
+    STOPPED_LINE,
+)
 from memspy.usdt.providers import BY_NAME, PYTHON, Provider
 
 MAX_DEPTH = 2000  # deeper than any real Python stack (the default recursion limit is 1000)
@@ -65,6 +71,7 @@ class LogStats:
     early_returns: int = 0  # returns among the events that found them
     provider: Provider = PYTHON
     after_stop: int = 0  # events after memspy told bpftrace to stop, left out
+    before_attach: int = 0  # events before every probe was in place, left out
     start: float = 0.0
     end: float = 0.0
     exit_status: int | None = None  # of the command bpftrace started, when it exited
@@ -91,23 +98,28 @@ def _parse_line(text: str, number: int, path: str, provider: Provider) -> Record
         ) from None
 
 
-def _stop_time(path: str) -> float | None:
-    """When memspy told bpftrace to stop (the log's last line), in seconds; None if never."""
+def _marks(path: str) -> tuple[float | None, float | None]:
+    """When every probe was in place and when memspy told bpftrace to stop (lines memspy
+    adds at the log's end), in seconds; None for a moment the log does not give."""
     try:
         with open(path, "rb") as f:
             f.seek(max(0, f.seek(0, 2) - 256))
             tail = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
-        return None  # read_records says why
-    last = tail[-1] if tail else ""
-    value = last[len(STOPPED_LINE) :]
-    return int(value) / 1e9 if last.startswith(STOPPED_LINE) and value.isdigit() else None
+        return None, None  # read_records says why
+    marks: dict[str, float] = {}
+    for line in tail[-2:]:
+        for mark in (ATTACHED_LINE, STOPPED_LINE):
+            value = line[len(mark) :]
+            if line.startswith(mark) and value.isdigit():
+                marks[mark] = int(value) / 1e9
+    return marks.get(ATTACHED_LINE), marks.get(STOPPED_LINE)
 
 
 def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> Iterator[Record]:
-    """Every event of the log up to when memspy told bpftrace to stop, in file order;
-    errors name the file and line."""
-    stop = _stop_time(path)
+    """Every event of the log from when every probe was in place up to when memspy told
+    bpftrace to stop, in file order; errors name the file and line."""
+    attached, stop = _marks(path)
     seen_header = False
     ended = False
     number = 0
@@ -128,6 +140,9 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
                     if stop is not None and record.time > stop:
                         stats.after_stop += 1
                         continue
+                    if attached is not None and record.time < attached:
+                        stats.before_attach += 1
+                        continue
                     yield record
                 elif text == LOG_HEADER:
                     seen_header = True
@@ -137,8 +152,8 @@ def read_records(path: str, stats: LogStats, allow_truncated: bool = False) -> I
                     stats.exit_status = int(text[2:]) & 0xFF  # as a parent's wait() sees it
                 elif text == LOG_END:
                     ended = True
-                elif text.startswith(STOPPED_LINE):
-                    pass  # read first, by _stop_time
+                elif text.startswith((STOPPED_LINE, ATTACHED_LINE)):
+                    pass  # read first, by _marks
                 elif _LOST.match(text):
                     stats.lost += int(_LOST.match(text).group(1))
                 elif not _CHATTER.match(text):
@@ -180,6 +195,7 @@ class _Thread:
         self.provider = provider
         self.stack: list[Frame] = list(initial)  # outermost first
         self.discovered: list[Frame] = []  # frames found already running, innermost first
+        self.by_return: list[bool] = []  # whether each was found by its return
         self.last = 0.0
 
     def _index(self, key: tuple[str, str]) -> int | None:
@@ -190,6 +206,7 @@ class _Thread:
 
     def _discover(self, record: Record, stats: LogStats, path: str) -> None:
         self.discovered.append(record.frame)
+        self.by_return.append(record.kind == "return")
         stats.initial_frames += 1
         stats.early_returns += record.kind == "return"
         if len(self.discovered) > MAX_DEPTH:
@@ -257,6 +274,11 @@ def _check_defect(stats: LogStats, path: str) -> None:
             f"{stats.after_stop} events after bpftrace was told to stop were left out: it "
             "detaches its probes one at a time, so they are of some probes only"
         )
+    if stats.before_attach:
+        stats.notes.append(
+            f"{stats.before_attach} events before every probe was in place were left out: "
+            "bpftrace attaches its probes one at a time"
+        )
     if stats.orphan_returns:
         stats.notes.append(
             f"{stats.orphan_returns} returns of frames never seen entering were dropped; "
@@ -264,8 +286,11 @@ def _check_defect(stats: LogStats, path: str) -> None:
         )
 
 
-def _scan(path: str, allow_truncated: bool) -> tuple[LogStats, dict[int, tuple[Frame, ...]]]:
-    """Pass one: counts, and each thread's frames already running at the start."""
+def _scan(
+    path: str, allow_truncated: bool, hidden: tuple[str, str] | None = None
+) -> tuple[LogStats, dict[int, tuple[Frame, ...]]]:
+    """Pass one: counts, and each thread's frames already running at the start, but for
+    an outermost one that is ``hidden`` ((file, function): memspy's own gate)."""
     stats = LogStats()
     threads: dict[int, _Thread] = {}
     first = True
@@ -283,6 +308,11 @@ def _scan(path: str, allow_truncated: bool) -> tuple[LogStats, dict[int, tuple[F
         for _ in thread.feed(record, stats, path):
             pass
     initial = {tid: tuple(reversed(t.discovered)) for tid, t in threads.items()}
+    for tid, frames in initial.items():
+        if frames and hidden is not None and (frames[0].filename, frames[0].name) == hidden:
+            initial[tid] = frames[1:]
+            stats.initial_frames -= 1
+            stats.early_returns -= threads[tid].by_return[-1]  # the outermost, found last
     return stats, initial
 
 
@@ -290,14 +320,17 @@ def read_log(
     path: str,
     allow_truncated: bool = False,
     rename: Callable[[Frame], Frame] | None = None,
+    hidden: tuple[str, str] | None = None,
 ) -> tuple[LogStats, Iterator[TraceEvent]]:
     """The log's statistics, and its events as enter/leave pairs that always nest, their
     frames passed through ``rename`` (after nesting, which compares the log's own names).
+    An outermost frame ``hidden`` ((file, function)) that was running before tracing
+    began is left out: the gate memspy runs a command through (see ``launcher``).
 
     Raises ``InputError`` at once for a log that cannot be converted; the iterator reads
     the file a second time.
     """
-    stats, initial = _scan(path, allow_truncated)
+    stats, initial = _scan(path, allow_truncated, hidden)
     if not (stats.entries or stats.returns or stats.lines):
         raise InputError(
             f"{path} holds no events",

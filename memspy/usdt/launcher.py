@@ -26,6 +26,9 @@ _GATE = Path(__file__).with_name("pyusdt_gate.py")
 # Interpreter options that take the next argument as their value.
 _VALUED = ("-W", "-X", "-Q")
 _MAP_TIMEOUT = 30.0
+# The gate's own frame, under every frame of the command: (file, function) as the probes
+# name it (``-c`` code). It was running before tracing began; the profile leaves it out.
+GATE_FRAME = ("<string>", "<module>")
 
 
 def gated_argv(command: Sequence[str], fd: int) -> list[str]:

@@ -9,6 +9,7 @@ The log is plain text so it can be captured on one machine and converted on anot
     L<TAB>... same fields ...                                          (line, optional)
     X<TAB>status                      (the exit status of a command bpftrace started)
     # end
+    # attached NSECS                  (added by memspy: when every probe was in place)
     # stopped NSECS                   (added by memspy: when it told bpftrace to stop)
 
 ``nsecs`` is bpftrace's monotonic clock. The program puts each provider's arguments in
@@ -19,9 +20,10 @@ instrumented dispatch, the only path on which 3.11 fires ``function__entry`` at 
 its events let the parser rebuild an entry the tracer still missed. To keep the log small
 it prints a line event only when the thread's current function changes.
 
-bpftrace detaches its probes one at a time as it stops, so the events after it was told
-to stop are of some probes only (returns without entries, or entries without returns):
-memspy writes that moment at the end of the log, and the parser leaves them out.
+bpftrace attaches its probes one at a time too, and detaches them so as it stops, so the
+events before every probe of a running process was in place, and after bpftrace was told
+to stop, are of some probes only (returns without entries, or entries without returns):
+memspy writes both moments at the end of the log, and the parser leaves those events out.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from memspy.usdt.providers import PYTHON, Provider
 LOG_HEADER = "# memspy-usdt-log 1"
 PROVIDER_LINE = "# provider "
 STOPPED_LINE = "# stopped "
+ATTACHED_LINE = "# attached "
 LOG_END = "# end"
 # bpftrace truncates strings to BPFTRACE_STRLEN bytes (64 by default); two strings of 200
 # overflow the 512-byte BPF stack in printf (bpftrace 0.17), 128 fits.

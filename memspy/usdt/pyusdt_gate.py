@@ -17,6 +17,10 @@ import time
 import libpyusdt  # noqa: F401
 
 _fd = int(sys.argv[1])
+# Python code run before the gate opens is not traced: the script's path is found now
+# (absolute, as python names a script's code since 3.9).
+_script = os.path.abspath(sys.argv[2]) if sys.argv[2] != "-m" else ""
+_script_dir = os.path.dirname(_script)
 os.read(_fd, 1)
 os.close(_fd)
 _deadline = time.monotonic() + 5.0
@@ -29,10 +33,10 @@ if sys.argv[2] == "-m":
 else:
     # As python runs a script (runpy.run_path would first import pkgutil, in the trace).
     sys.argv = sys.argv[2:]
-    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+    sys.path[0] = _script_dir
     _main = type(sys)("__main__")
-    _main.__file__ = sys.argv[0]
+    _main.__file__ = _script
     sys.modules["__main__"] = _main
-    with open(sys.argv[0], "rb") as _source:
-        _code = compile(_source.read(), sys.argv[0], "exec")
+    with open(_script, "rb") as _source:
+        _code = compile(_source.read(), _script, "exec")
     exec(_code, _main.__dict__)

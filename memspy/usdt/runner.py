@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -27,9 +27,11 @@ from memspy.usdt.inspect import (
     TracePath,
     choose_path,
     probes_of_file,
+    probes_of_process,
 )
 from memspy.usdt.launcher import GatedCommand
 from memspy.usdt.program import (
+    ATTACHED_LINE,
     LOG_HEADER,
     STOPPED_LINE,
     STRLEN,
@@ -213,7 +215,14 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
         try:
             process = subprocess.Popen(argv + [program_path], env=env, stderr=errors, stdout=stdout)
             forwarder = _forward(process.stdout) if process.stdout is not None else None
-            stopped = _wait(process, log_path, duration, gate)
+            if gate is not None:
+                is_attached: Callable[[], bool] = gate.open_when_attached
+            elif target.pid:
+                names = set(provider.probes) | ({provider.line_probe} if with_line else set())
+                is_attached = _all_in_place(target.pid, report.path, names)
+            else:
+                is_attached = lambda: _started(log_path)  # noqa: E731
+            attached, stopped = _wait(process, duration, is_attached)
             if forwarder is not None:
                 forwarder.join()
         finally:
@@ -226,9 +235,12 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
         errors.seek(0)
         stderr = errors.read()
     os.unlink(log_path + ".err")
-    if stopped is not None and os.path.exists(log_path):
+    if os.path.exists(log_path) and (attached is not None or stopped is not None):
         with open(log_path, "a") as log:
-            log.write(f"{STOPPED_LINE}{stopped}\n")
+            if attached is not None and target.pid:
+                log.write(f"{ATTACHED_LINE}{attached}\n")
+            if stopped is not None:
+                log.write(f"{STOPPED_LINE}{stopped}\n")
     if process.returncode not in (0, -signal.SIGINT):
         raise TracerUnavailable(f"bpftrace failed: {_error_line(stderr)}", _tracefs_hint())
     return outcome
@@ -268,17 +280,38 @@ def _started(log_path: str) -> bool:
         return False
 
 
+def _all_in_place(pid: int, path: str, names: set[str]) -> Callable[[], bool]:
+    """Whether bpftrace has placed every probe ``names`` of ``path`` in process ``pid``:
+    each probe's semaphore counts the tracers placed on it."""
+
+    def check() -> bool:
+        try:
+            reports = probes_of_process(pid)
+        except MemspyError:
+            return False  # exiting: bpftrace's exit ends the wait
+        for report in reports:
+            if report.path == path and report.semaphores is not None:
+                counts = dict(zip((p.name for p in report.probes), report.semaphores))
+                return all(counts.get(name) for name in names)
+        return False
+
+    return check
+
+
 def _wait(
-    process: subprocess.Popen, log_path: str, duration: float | None, gate: GatedCommand | None
-) -> int | None:
+    process: subprocess.Popen, duration: float | None, is_attached: Callable[[], bool]
+) -> tuple[int | None, int | None]:
     """Until bpftrace exits; ``duration`` counts from the moment it has attached (and
-    opened the ``gate`` of a command memspy started). Returns when bpftrace was told to
-    stop, on its clock (CLOCK_MONOTONIC, ``nsecs``); None when the target ended first."""
+    opened the gate of a command memspy started). Returns when it had attached and when
+    it was told to stop, on its clock (CLOCK_MONOTONIC, ``nsecs``); None for either that
+    did not happen (the target ended first)."""
     deadline = None
-    stopped = None
+    stopped = attached_at = None
     try:
         while process.poll() is None:
-            attached = gate.open_when_attached() if gate is not None else _started(log_path)
+            attached = attached_at is not None or is_attached()
+            if attached and attached_at is None:
+                attached_at = time.monotonic_ns()
             if deadline is None and duration and attached:
                 deadline = time.monotonic() + duration
             if deadline is not None and time.monotonic() >= deadline:
@@ -293,4 +326,4 @@ def _wait(
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    return stopped
+    return attached_at, stopped

@@ -132,6 +132,28 @@ def test_a_command_run_under_pyusdt_keeps_its_status_arguments_and_output(
     assert any(line.startswith(stack) for line in out.read_text().splitlines())
 
 
+@pytest.mark.parametrize("base", [i for i in TRACEABLE if i.version >= (3, 12)], ids=str)
+def test_a_traced_commands_stacks_start_at_its_own_module(
+    base: Interpreter, tmp_path: Path
+) -> None:
+    """The gate memspy runs the command through is under every frame of it, running
+    before tracing began: left out, as `record` never sees it, and not counted as a
+    mid-stack start. Its own Python work happens before tracing, so nothing else of it
+    shows either."""
+    (tmp_path / "job.py").write_text(
+        "def work():\n    return sum(range(1000))\n\nfor _ in range(200):\n    work()\n"
+    )
+    out = tmp_path / "out.collapsed"
+    done = subprocess.run(
+        [*MEMSPY, "trace", "-o", str(out), "--", str(traced_python(base)), "job.py"],
+        capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = out.read_text().splitlines()
+    assert lines and all(line.startswith(f"<module> ({tmp_path}/job.py:1)") for line in lines)
+    assert "mid-stack" not in done.stderr
+
+
 def test_a_command_is_not_run_untraced_when_bpftrace_fails(tmp_path: Path) -> None:
     """The error comes at once, in one line, not after a whole untraced run."""
     base = next((i for i in TRACEABLE if i.version >= (3, 12) and i.present), None)

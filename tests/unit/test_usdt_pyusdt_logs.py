@@ -198,3 +198,30 @@ def test_events_after_the_stop_are_left_out(tmp_path):
     assert seen == ["a", ""]
     assert stats.after_stop == 3 and stats.entries == 1
     assert any("3 events after bpftrace was told to stop" in note for note in stats.notes)
+
+
+def test_events_before_every_probe_was_in_place_are_left_out(tmp_path):
+    """bpftrace attaches to a running process one probe at a time: an entry seen while
+    the return probes were not yet placed would stay open for ever (a call nested in
+    its own sibling). What comes before the moment memspy saw every probe placed is
+    left out, and counted."""
+    path = _log(tmp_path, [("E", "a"), ("E", "b"), ("R", "b"), ("E", "c"), ("R", "c")])
+    with open(path, "a") as log:
+        log.write("# attached 2500\n# stopped 9000\n")  # after the second event (ns)
+    stats, seen = _stacks(path)
+    assert seen == ["b", "", "c", ""]  # b: running when the probes were all in place
+    assert stats.before_attach == 2 and stats.entries == 1
+    assert any("2 events before every probe was in place" in note for note in stats.notes)
+
+
+def test_the_gates_frame_is_left_out(tmp_path):
+    """memspy's gate runs under every frame of a command it starts: it is no frame of
+    the profile, and no mid-stack start."""
+    path = _log(tmp_path, [("E", "a"), ("R", "a"), ("R", "<module>")])
+    with open(path) as log:
+        text = log.read().replace("/a.py\t<module>", "<string>\t<module>")
+    with open(path, "w") as log:
+        log.write(text)
+    stats, events = read_log(path, hidden=("<string>", "<module>"))
+    assert [(e.kind, e.frame.name) for e in events] == [("enter", "a"), ("leave", "a")]
+    assert stats.initial_frames == 0 and not any("mid-stack" in n for n in stats.notes)
