@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -52,6 +53,9 @@ _COMMAND_HINT = (
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _ATTACH_TIMEOUT = 30.0
 RING_PAGES = 1024
+# Seconds a command's last output bytes are held back when nothing follows them (they
+# might be bpftrace's closing empty lines, which come just before its output ends).
+_HOLD = 0.05
 
 
 class TracerUnavailable(MemspyError):
@@ -247,13 +251,26 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
 
 
 def _forward(stream: IO[bytes]) -> threading.Thread:
-    """Copy ``stream`` to our stdout as it comes, all but bpftrace's closing empty lines."""
+    """Copy ``stream`` to our stdout as it comes, all but bpftrace's closing empty lines.
+
+    Those two newlines come last, just before the end of the stream; the last two bytes
+    of what came so far are held back for them, but only while more follows at once: a
+    command that prints a line and then works (or waits) has it shown whole."""
 
     def copy() -> None:
         out = sys.stdout.buffer
+        fd = stream.fileno()
         held = b""
         try:
-            for chunk in iter(lambda: stream.read1(65536), b""):
+            while True:
+                if held and not select.select([fd], [], [], _HOLD)[0]:
+                    out.write(held)  # nothing followed: the command's own
+                    out.flush()
+                    held = b""
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
                 held += chunk
                 out.write(held[:-2])
                 out.flush()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -232,3 +234,27 @@ def test_trace_passes_on_the_commands_status_and_its_output_only(tmp_path):
     assert done.stdout == "job output\n"
     assert "the command exited with status 3" in done.stderr
     assert "work" in (tmp_path / "out.collapsed").read_text()
+
+
+@needs_311
+@needs_bpftrace
+def test_a_traced_commands_output_line_is_shown_when_it_is_printed(tmp_path):
+    """A line the command prints reaches memspy's stdout whole while the command goes on
+    (the bytes held back for bpftrace's closing empty lines are let go when nothing
+    follows), not at its next write or its exit."""
+    script = tmp_path / "job.py"
+    script.write_text("import time\nprint('ready', flush=True)\ntime.sleep(20)\n")
+    traced = subprocess.Popen(
+        [*MEMSPY, "trace", "-o", str(tmp_path / "out.collapsed"), "--", SYSTEM_311, str(script)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        seen = b""
+        deadline = time.monotonic() + 15  # bpftrace starting on a busy machine included
+        while not seen.endswith(b"\n") and time.monotonic() < deadline:
+            if select.select([traced.stdout], [], [], 0.1)[0]:
+                seen += os.read(traced.stdout.fileno(), 100)
+        assert seen == b"ready\n"
+    finally:
+        traced.send_signal(signal.SIGINT)
+        traced.wait(timeout=60)
