@@ -155,8 +155,9 @@ def measure(pid: int, samples: int) -> Dict[str, Dict[str, float]]:
     return out
 
 
-def instructions(python: Path, pid: int) -> Optional[int]:
-    """User-space instructions per sample (callgrind), or None without valgrind."""
+def instructions(pid: int) -> Optional[int]:
+    """User-space instructions per sample of memspy run by this interpreter (callgrind),
+    or None without valgrind."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
@@ -190,7 +191,7 @@ def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
     try:
         target.stdout.readline()  # "ready"
         rounds = [measure(target.pid, args.samples) for _ in range(args.rounds)]
-        counted = instructions(python.path, target.pid) if args.instructions else None
+        counted = instructions(target.pid) if args.instructions else None
     finally:
         target.kill()
         target.wait()
