@@ -29,6 +29,7 @@ class ProbeReport:
     version: PythonVersion | None = None
     semaphores: list[int | None] | None = None  # live counts, when a PID was given
     attach_path: str = ""  # the path a tracer on this machine can open
+    bias: int | None = None  # where the file is loaded in the process, when a PID was given
 
     def probe(self, name: str) -> Probe | None:
         return next((p for p in self.probes if p.name == name), None)
@@ -70,6 +71,7 @@ def probes_of_process(pid: int) -> list[ProbeReport]:
             image.version,
             read_semaphores(memory, probes, image.bias),
             _attach_path(image.path, image.open_path),
+            image.bias,
         )
     ]
     maps = read_maps(pid)
@@ -87,7 +89,7 @@ def probes_of_process(pid: int) -> list[ProbeReport]:
             continue
         semaphores = read_semaphores(memory, probes, bias)
         attach = _attach_path(path, open_path)
-        reports.append(ProbeReport(path, probes, pid, image.version, semaphores, attach))
+        reports.append(ProbeReport(path, probes, pid, image.version, semaphores, attach, bias))
     return reports
 
 

@@ -20,7 +20,7 @@ from memspy.binary.elf import open_elf
 from memspy.binary.maps import read_maps
 from memspy.errors import MemspyError
 from memspy.memory import ProcessMemory
-from memspy.usdt.stapsdt import Probe, read_semaphores
+from memspy.usdt.stapsdt import Probe, all_placed
 
 _GATE = Path(__file__).with_name("pyusdt_gate.py")
 # Interpreter options that take the next argument as their value.
@@ -100,8 +100,7 @@ class GatedCommand:
     def open_when_attached(self) -> bool:
         """Open the gate once every probe is traced; whether it is open."""
         if self._write_end >= 0:
-            counts = read_semaphores(self._memory, self._probes, self._bias)
-            if all(counts):
+            if all_placed(self._memory, self._probes, self._bias):
                 self.open()
         return self._write_end < 0
 

@@ -22,13 +22,13 @@ from typing import IO
 
 from memspy import launch
 from memspy.errors import MemspyError
+from memspy.memory import ProcessMemory
 from memspy.recording import exit_status
 from memspy.usdt.inspect import (
     ProbeReport,
     TracePath,
     choose_path,
     probes_of_file,
-    probes_of_process,
 )
 from memspy.usdt.launcher import GatedCommand
 from memspy.usdt.program import (
@@ -40,6 +40,7 @@ from memspy.usdt.program import (
     needs_line_probe,
 )
 from memspy.usdt.providers import PYTHON, PYUSDT
+from memspy.usdt.stapsdt import all_placed
 
 RECORD_HINT = "use `memspy record`, which samples without probes or BPF"
 PYUSDT_HINT = (
@@ -223,7 +224,7 @@ def run(target: Target, log_path: str, duration: float | None) -> Outcome:
                 is_attached: Callable[[], bool] = gate.open_when_attached
             elif target.pid:
                 names = set(provider.probes) | ({provider.line_probe} if with_line else set())
-                is_attached = _all_in_place(target.pid, report.path, names)
+                is_attached = _all_in_place(target.pid, report, names)
             else:
                 is_attached = lambda: _started(log_path)  # noqa: E731
             attached, stopped = _wait(process, duration, is_attached)
@@ -297,22 +298,12 @@ def _started(log_path: str) -> bool:
         return False
 
 
-def _all_in_place(pid: int, path: str, names: set[str]) -> Callable[[], bool]:
-    """Whether bpftrace has placed every probe ``names`` of ``path`` in process ``pid``:
-    each probe's semaphore counts the tracers placed on it."""
-
-    def check() -> bool:
-        try:
-            reports = probes_of_process(pid)
-        except MemspyError:
-            return False  # exiting: bpftrace's exit ends the wait
-        for report in reports:
-            if report.path == path and report.semaphores is not None:
-                counts = dict(zip((p.name for p in report.probes), report.semaphores))
-                return all(counts.get(name) for name in names)
-        return False
-
-    return check
+def _all_in_place(pid: int, report: ProbeReport, names: set[str]) -> Callable[[], bool]:
+    """Whether bpftrace has placed every probe ``names`` of the file ``report`` describes
+    (read from process ``pid``, where it is loaded at ``report.bias``)."""
+    memory = ProcessMemory(pid)
+    probes = [p for p in report.probes if p.name in names]
+    return lambda: all_placed(memory, probes, report.bias or 0)
 
 
 def _wait(

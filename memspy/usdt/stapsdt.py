@@ -83,6 +83,13 @@ def read_probes(path: str) -> list[Probe]:
         raise InputError(f"{path} is not a readable ELF file: {error}") from None
 
 
+def all_placed(memory: Memory, probes: Sequence[Probe], bias: int) -> bool:
+    """Whether a tracer has placed each of ``probes`` that has a semaphore in a live
+    process: the kernel raises a probe's semaphore as it places the probe."""
+    counts = read_semaphores(memory, probes, bias)
+    return all(count for probe, count in zip(probes, counts) if probe.semaphore)
+
+
 def read_semaphores(memory: Memory, probes: Sequence[Probe], bias: int) -> list[int | None]:
     """Each probe's semaphore count in a live process; ``None`` where it has none or
     cannot be read."""
