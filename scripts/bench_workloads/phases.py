@@ -42,21 +42,27 @@ def us(micros):
 
 
 CLOCK_COST = [0.0]  # set by calibrate()
+# Calibration counts the thread's CPU time where it can (3.7+): in wall time, the time
+# slices the thread waits for a CPU would count as work, and on a busy machine (or beside
+# a tracer that shares its CPUs) make a microsecond of ``us`` many times too few
+# iterations: phases of milliseconds would become phases of tenths of one, many more of
+# them, and whatever a profiler adds to each call many times more of the total.
+cpu_clock = getattr(time, "thread_time", clock)
 
 
 def calibrate():
     n = 200000
-    start = clock()
+    start = cpu_clock()
     spin(n)
-    ITERS_PER_US[0] = n / ((clock() - start) * 1e6)
+    ITERS_PER_US[0] = n / ((cpu_clock() - start) * 1e6)
     # A phase is timed between two clock reads, each in the middle of a clock call: the
     # end of the first call and the start of the second are counted in the phase, about
     # one whole call. Measured here and taken off each phase.
     calls = 2000
-    start = clock()
+    start = cpu_clock()
     for _ in range(calls):
         clock()
-    CLOCK_COST[0] = (clock() - start) / calls
+    CLOCK_COST[0] = (cpu_clock() - start) / calls
 
 
 def tiny(n):
