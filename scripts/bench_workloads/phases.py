@@ -121,11 +121,11 @@ def phase_plain():
 
 
 def phase_wide():
-    spin(us(20000))
+    spin(us(80000))
 
 
 def phase_narrow():
-    spin(us(8000))
+    spin(us(32000))
 
 
 ROUNDS = {
@@ -133,9 +133,10 @@ ROUNDS = {
     "calls": (phase_long, phase_tiny, phase_mid),
     "generator": (phase_plain, phase_gen),
     "threads": (phase_a, phase_b),
-    # Phases of milliseconds, for a tracer: it adds microseconds to every call, some of
-    # them on the caller's side of the events and all inside the target's own clock reads
-    # (and a busy machine preempts the target there: whole time slices).
+    # Phases of tens of milliseconds, for a tracer: it adds microseconds to every call,
+    # some of them on the caller's side of the events (its prints after a return) and all
+    # inside the target's own clock reads, and a busy machine preempts the target there
+    # (whole time slices): long phases make few calls.
     "ms": (phase_wide, phase_narrow),
 }
 SECOND_THREAD = {"threads": (phase_tiny, phase_mid)}
