@@ -80,8 +80,16 @@ class CodeCache:
         self._linetable_kind = layout.features.linetable
         self._cache: Dict[int, CodeInfo] = {}
         self._checked: Dict[int, CodeInfo] = {}  # validated during the current sample
-        # ≤3.10: code address -> its zombie frame, as read with this sample's headers
-        self._zombies: Dict[int, int] = {}
+        # The headers read in the current sample (regions, bytes), and from them, made
+        # when a walk first asks: ≤3.10's code address -> its zombie frame.
+        self._heads: List[Tuple[Sequence[Tuple[int, int]], Sequence[Optional[bytes]]]] = []
+        self._zombies: Optional[Dict[int, int]] = None
+        # The code objects the last sample met, and the headers of them read ahead.
+        self._ahead: List[int] = []
+        self._ahead_regions: List[Tuple[int, int]] = []
+        # What the last ``accept`` was given and found (see there).
+        self._accepted: Tuple[object, ...] = ()
+        self._accepted_checked: Dict[int, CodeInfo] = {}
         self._cache_bytes = 0
         # Bumped whenever a cached decoding is dropped: frames decoded before may name a
         # code object that is no longer at that address.
@@ -93,8 +101,12 @@ class CodeCache:
         meets again, so most samples need no read of their own for validation."""
         ahead = list(self._checked)[:MAX_READ_AHEAD]
         self._checked = {}
-        self._zombies = {}
-        return [(a, self._header_size) for a in ahead]
+        self._heads = []
+        self._zombies = None
+        if ahead != self._ahead:  # a steady program meets the same code objects
+            self._ahead = ahead
+            self._ahead_regions = [(a, self._header_size) for a in ahead]
+        return self._ahead_regions
 
     def accept(self, regions: Sequence[Tuple[int, int]], heads: Sequence[Optional[bytes]]) -> None:
         """Validate cached code objects against headers read ahead (see ``new_sample``).
@@ -104,8 +116,19 @@ class CodeCache:
         unchecked, and ``validate`` reads it again if this sample meets it. Evicting it
         instead would re-decode every code object after any stale guess, and a decoding
         made from whatever a torn moment holds would be kept.
+
+        A steady program reads the same headers sample after sample: the same bytes at
+        the same addresses, with nothing dropped from the cache since, pass the same
+        checks, so their outcome is taken as it was.
         """
+        accepted = (regions, heads, self.generation)
+        if accepted == self._accepted:
+            self._heads.append((regions, heads))
+            self._checked.update(self._accepted_checked)
+            return
         self._check(regions, heads, evict_unread=False)
+        self._accepted = (regions, heads, self.generation)
+        self._accepted_checked = dict(self._checked)
 
     def validate(self, addrs: Iterable[FrozenSet[int]]) -> None:
         """Check, in one batched read, every cached code object in the sets ``addrs`` not
@@ -127,11 +150,8 @@ class CodeCache:
         """Trust a cached decoding for this sample if its header is unchanged, else drop
         it (and, with ``evict_unread``, when its header could not be read)."""
         cache, checked, identity = self._cache, self._checked, self._identity_struct.unpack_from
-        if self._zombie_off is not None:
-            zombie, zombies = self._zombie_off, self._zombies
-            for (addr, _), head in zip(regions, heads):
-                if head is not None:
-                    zombies[addr] = _PTR.unpack_from(head, zombie)[0]
+        self._heads.append((regions, heads))
+        self._zombies = None
         for (addr, _), head in zip(regions, heads):
             info = cache.get(addr)
             if info is None or (head is None and not evict_unread):
@@ -174,15 +194,25 @@ class CodeCache:
     def zombie(self, addr: int) -> int:
         """≤3.10: the frame the code at ``addr`` keeps for its next call, as read with
         this sample's headers (read now if it was not among them); 0 if unknown."""
-        frame = self._zombies.get(addr)
-        if frame is None and self._zombie_off is not None:
+        if self._zombie_off is None:
+            return 0
+        zombies = self._zombies
+        if zombies is None:
+            zombies = self._zombies = {
+                code: _PTR.unpack_from(head, self._zombie_off)[0]
+                for regions, heads in self._heads
+                for (code, _), head in zip(regions, heads)
+                if head is not None
+            }
+        frame = zombies.get(addr)
+        if frame is None:
             try:
                 head = self.memory.read(addr, self._header_size)
             except TargetExited:
                 raise
             except MemspyError:
                 return 0
-            frame = self._zombies[addr] = _PTR.unpack_from(head, self._zombie_off)[0]
+            frame = zombies[addr] = _PTR.unpack_from(head, self._zombie_off)[0]
         return frame or 0
 
     def _load(self, addr: int) -> CodeInfo:

@@ -47,6 +47,12 @@ MAX_TRAIL_TOP = 32  # 3.11+ frames a reusing walk adds on its trail before it is
 CHUNK_GUESS_MARGIN = 512  # bytes beyond the last top of a data-stack chunk read ahead
 RECENT_FRAMES = 64  # ≤3.10 frames a thread had lately, beyond its last walk, read ahead
 MAX_PARENTS = 65536  # learnt frame -> caller links kept before they are learnt afresh
+# Walks kept per thread for ``recall`` beyond the last one, and the bytes they may hold in
+# all: a stack only a few frames deep comes back to a few dozen states (the innermost
+# frame's instruction in its loop), and is then recalled, not walked, almost every sample.
+MEMO_WALKS = 64
+MEMO_BYTES = 4 * 1024 * 1024
+MEMO_REGIONS = 32  # a walk read from more regions (a deep stack) is not kept
 
 # How a stack was read, worst last: every byte from the sample's one batched read; some
 # of it read later, or a link taken from what earlier samples learnt, checked against
@@ -99,7 +105,9 @@ def reused_stack(
 
 
 class _Remembered(NamedTuple):
-    inputs: Tuple[bytes, List[Optional[bytes]]]  # the thread state and what was read ahead
+    # The bytes of the thread state its walk reads, what was read ahead, and from where
+    # (the same bytes at other addresses are another stack).
+    inputs: Tuple[bytes, List[Optional[bytes]], List[Tuple[int, int]]]
     raw: RawStack
     frames: List[Frame]
     generation: int  # the code cache's, when ``frames`` were decoded
@@ -114,11 +122,17 @@ def truncated_frame(max_depth: int) -> Frame:
 class FrameChain:
     """What both walks share: the depth limit and turning raw frames into ``Frame``s."""
 
+    # Whether closed walks are kept beyond the last one (see ``recall``).
+    memo_walks = 0
+
     def __init__(self, memory: Memory, codes: CodeCache, max_depth: int) -> None:
         self.memory = memory
         self.codes = codes
         self.max_depth = max_depth
         self._remembered: Dict[int, _Remembered] = {}  # thread state -> its last walk
+        # Thread state -> its recent closed walks, by the bytes they were read from.
+        self._memo: Dict[int, Dict[Tuple[object, ...], _Remembered]] = {}
+        self._memo_bytes = 0
         # Thread state -> what its last prefetch asked for, widened where it may grow.
         self._guesses: Dict[int, List[Tuple[int, int]]] = {}
         self._stages: Dict[int, List[int]] = {}  # thread state -> read stage per guess
@@ -129,14 +143,20 @@ class FrameChain:
             Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]], List[int]]
         ] = None
 
+    def walk_key(self, tstate: bytes) -> bytes:
+        """The bytes of a thread state that its ``prefetch`` and ``raw`` read: equal keys
+        and equal read-ahead make the same walk."""
+        return tstate
+
     def wanted(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """``prefetch``, answered again without work while the thread state's bytes are
         the same and no walk has changed what this thread's read-ahead is made from."""
+        key = self.walk_key(tstate)
         asked = self._asked.get(tstate_addr)
-        if asked is not None and asked[0] == tstate:
+        if asked is not None and asked[0] == key:
             return asked[1]
         regions = self.prefetch(tstate_addr, tstate)
-        self._asked[tstate_addr] = (tstate, regions)
+        self._asked[tstate_addr] = (key, regions)
         return regions
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
@@ -185,31 +205,62 @@ class FrameChain:
         raise NotImplementedError
 
     def recall(
-        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched
+        self, tstate_addr: int, tstate: bytes, regions: List[Tuple[int, int]],
+        prefetched: Prefetched,
     ) -> Optional[Tuple[RawStack, List[Frame], int]]:
-        """The last walk of this thread, if it read exactly these bytes: a thread that
-        waits (half the threads of a typical server) then costs a comparison, not a walk.
-        Its frames stand only while the code cache's generation is unchanged."""
+        """A closed walk of this thread that read exactly these bytes from these
+        ``regions``: the last one (a thread that waits, half the threads of a typical
+        server, then costs a comparison, not a walk) or, where the chain keeps more, one
+        of its recent ones (a shallow busy stack cycles through a few dozen states). Its
+        frames stand only while the code cache's generation is unchanged.
+
+        A closed walk is a function of these bytes and of the code cache alone, so a
+        walk recalled is the walk that would be made: no sample is biased by it."""
+        key = self.walk_key(tstate)
         last = self._remembered.get(tstate_addr)
-        if last is None or last.inputs[0] != tstate or last.inputs[1] != prefetched:
-            return None
+        if last is None or last.inputs != (key, prefetched, regions):
+            memo = self._memo.get(tstate_addr)
+            if not memo:
+                return None
+            last = memo.get((key, *prefetched))
+            if last is None or last.inputs[2] != regions:
+                return None
+            self._remembered[tstate_addr] = last  # what the next walk reuses
         return last.raw, last.frames, last.generation
 
     def remember(
-        self, tstate_addr: int, tstate: bytes, prefetched: Prefetched, raw: RawStack,
-        frames: List[Frame], hidden: List[int],
+        self, tstate_addr: int, tstate: bytes, regions: List[Tuple[int, int]],
+        prefetched: Prefetched, raw: RawStack, frames: List[Frame], hidden: List[int],
     ) -> None:
         """Keep a closed walk and its decoding: for ``recall`` when nothing changed, and
         for the next walk to reuse the part of it that did not (deep stacks mostly grow
         and shrink at the top)."""
         if raw.closed and not raw.cut and not (frames and frames[-1] is UNKNOWN_FRAME):
-            inputs = (tstate, list(prefetched))
+            key = self.walk_key(tstate)
+            inputs = (key, list(prefetched), regions)
             if raw.reused is not None:  # or each walk would keep the one before alive
                 raw = RawStack(*raw[:4], None, *raw[5:])  # a third of ``_replace``'s cost
             generation = self.codes.generation
-            self._remembered[tstate_addr] = _Remembered(inputs, raw, frames, generation, hidden)
+            kept = self._remembered[tstate_addr] = _Remembered(
+                inputs, raw, frames, generation, hidden
+            )
+            if self.memo_walks and len(prefetched) <= MEMO_REGIONS:
+                self._keep(tstate_addr, (key, *prefetched), kept)
         else:
             self._remembered.pop(tstate_addr, None)
+
+    def _keep(self, tstate_addr: int, key: Tuple[object, ...], walk: _Remembered) -> None:
+        """Add a walk to the thread's memo: the oldest goes when it is full, and every
+        memo when all hold more than ``MEMO_BYTES`` (many threads, each cycling through
+        states that never come back)."""
+        memo = self._memo.setdefault(tstate_addr, {})
+        if len(memo) >= self.memo_walks:
+            del memo[next(iter(memo))]
+        memo[key] = walk
+        self._memo_bytes += sum(map(len, filter(None, key)))
+        if self._memo_bytes > MEMO_BYTES:
+            self._memo.clear()
+            self._memo_bytes = 0
 
     def forget(self, live: Sequence[int]) -> None:
         """Drop what was kept about thread states other than ``live`` (the sample's), or it
@@ -227,7 +278,7 @@ class FrameChain:
                 del table[addr]
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [self._remembered, self._guesses, self._stages, self._asked]
+        return [self._remembered, self._memo, self._guesses, self._stages, self._asked]
 
     def decode(self, raw: RawStack) -> Tuple[List[Frame], List[int]]:
         """Frames innermost first, and the indexes of ``raw.frames`` left out; call after
@@ -363,6 +414,8 @@ class PyFrameChain(FrameChain):
     the unknown marker: never read again later, never dropped.
     """
 
+    memo_walks = MEMO_WALKS
+
     def __init__(self, memory: Memory, layout: Layout, codes: CodeCache, max_depth: int) -> None:
         super().__init__(memory, codes, max_depth)
         f = layout.pyframe
@@ -378,6 +431,11 @@ class PyFrameChain(FrameChain):
         self._bottom: Dict[int, List[Tuple[int, Tuple[int, int, int]]]] = {}
         self.parents = Parents()
         self.call_sites = CallSites()
+
+    def walk_key(self, tstate: bytes) -> bytes:
+        """Only the frame pointer: the rest of a thread state (2.7's tick counter, the
+        recursion depth) changes without changing the walk."""
+        return tstate[self._top_off : self._top_off + 8]
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         guess = self._guess.get(tstate_addr, [])
@@ -416,8 +474,9 @@ class PyFrameChain(FrameChain):
         older += [a for a in guess if a not in walked and a not in older]
         self._guess[tstate_addr] = addrs
         self._recent[tstate_addr] = older[-RECENT_FRAMES:]
-        # Closed when the walk went exactly through the frames read ahead, and ended there.
-        closed = quality == EXACT and not cut and addrs == guess and None not in prefetched
+        # Closed when every frame came from the read-ahead, alive, and the frame pointer
+        # read again after them had not moved (else the caller may have been read late).
+        closed = quality == EXACT and not cut and not moved and None not in prefetched
         if quality == PARTLY_UNKNOWN:
             frames.append(UNKNOWN)
             frames += self._still_below(tstate_addr, known, walked)
@@ -425,7 +484,9 @@ class PyFrameChain(FrameChain):
             self._bottom[tstate_addr] = [
                 (addr, self._identity(data)) for addr, data in zip(addrs[::-1], datas[::-1])
             ]
-        return raw_stack(frames, cut, closed, addrs, quality)
+        # A walk made from exactly its read-ahead (its bytes sit where the next one's will)
+        # is the one the next walk may reuse the bottom of.
+        return raw_stack(frames, cut, closed, addrs if addrs == guess else None, quality)
 
     def _from_call_site(
         self, walked: _Walked, moved: int, known: Dict[int, Optional[bytes]]

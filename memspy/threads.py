@@ -68,6 +68,9 @@ class Threads:
         self._next, self._tid, self._ntid = t.next, t.thread_id, t.native_thread_id
         self._gil: Optional[_GilReader] = None
         self._guess: Dict[int, List[int]] = {}  # interp -> thread state addresses last time
+        # The regions of the last snapshot's read, kept while what they are made of is.
+        self._regions: Tuple[object, ...] = ()
+        self._regions_list: List[Tuple[int, int]] = []
         self._guess_interp = 0  # the first interpreter last time
         self.rereads = 0  # how often the last snapshot read its thread list again (torn)
 
@@ -117,16 +120,9 @@ class Threads:
     ) -> Tuple[List[ThreadState], Optional[int], List[Optional[bytes]]]:
         guess_interp = self._guess_interp
         guess = self._guess.get(guess_interp, []) if guess_interp else []
-        regions = [(self._head_addr, 8)]
-        if self._gil is not None:
-            regions.append(self._gil.region)
-        if guess_interp:
-            regions += [
-                (guess_interp + self._interp_next, 8),
-                (guess_interp + self._tstate_head, 8),
-            ]
-            regions += guess_regions(guess, self._size, MAX_THREADS)
-        data, ahead_data = _read_with_guesses(self.memory, regions, ahead, stages)
+        data, ahead_data = _read_with_guesses(
+            self.memory, self._regions_of(guess_interp, guess), ahead, stages
+        )
         if data[0] is None:
             raise RemoteReadError("cannot read the interpreter list")
         holder = None
@@ -161,6 +157,25 @@ class Threads:
                 self._gil = None
         return states, holder or None, ahead_data
 
+    def _regions_of(self, guess_interp: int, guess: List[int]) -> List[Tuple[int, int]]:
+        """What a snapshot reads first: the list head, the GIL holder, and, where the last
+        snapshot found them, the interpreter's fields and its thread states. The same list
+        sample after sample while the threads stay (a steady program's case)."""
+        made_of = (guess_interp, guess, self._gil)
+        if made_of == self._regions:
+            return self._regions_list
+        regions = [(self._head_addr, 8)]
+        if self._gil is not None:
+            regions.append(self._gil.region)
+        if guess_interp:
+            regions += [
+                (guess_interp + self._interp_next, 8),
+                (guess_interp + self._tstate_head, 8),
+            ]
+            regions += guess_regions(guess, self._size, MAX_THREADS)
+        self._regions, self._regions_list = made_of, regions
+        return regions
+
     def _states(
         self,
         interp: int,
@@ -172,7 +187,9 @@ class Threads:
         nodes, _ = read_chain(
             self.memory, first, self._next, self._size, guess, prefetched, limit, "thread"
         )
-        self._guess[interp] = [addr for addr, _ in nodes]
+        addrs = [addr for addr, _ in nodes]
+        if addrs != self._guess.get(interp):
+            self._guess[interp] = addrs
         return [self._state(interp, addr, data) for addr, data in nodes]
 
     def _state(self, interp: int, addr: int, data: bytes) -> ThreadState:

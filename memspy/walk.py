@@ -8,7 +8,6 @@ what is fuzzed must be the code that samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from memspy.chains import within_budget
@@ -24,18 +23,22 @@ from memspy.threads import Threads, ThreadState
 MAX_PREFETCH_BYTES = 64 * 1024 * 1024
 
 
-@dataclass
 class Walk:
     """Every thread's stack, innermost frame first, and how each was read.
 
     A thread is never read again later under the same sample, nor left out: a stack that
     changed while it was read is repaired from what is known or ends with an unknown
     part (see ``frames``), and ``quality`` counts which (exact, repaired, partly unknown).
+    A plain class: one is made per sample, and a dataclass with default factories takes
+    several times longer to build.
     """
 
-    holder: Optional[int]  # address of the GIL holder's thread state
-    stacks: List[Tuple[ThreadState, List[Frame]]] = field(default_factory=list)
-    quality: List[int] = field(default_factory=lambda: [0, 0, 0])  # stacks per quality
+    __slots__ = ("holder", "stacks", "quality")
+
+    def __init__(self, holder: Optional[int]) -> None:
+        self.holder = holder  # address of the GIL holder's thread state
+        self.stacks: List[Tuple[ThreadState, List[Frame]]] = []
+        self.quality = [0, 0, 0]  # stacks per quality
 
 
 def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) -> Walk:
@@ -75,6 +78,7 @@ def _walk_states(
     # a steady thread asks for exactly its guesses, taken as read; others are cut from
     # their guesses where those cover them. The rest is read in one more batch.
     prefetched: List[List[Optional[bytes]]] = []
+    asked: List[List[Tuple[int, int]]] = []
     missing: List[Tuple[List[Optional[bytes]], int, Tuple[int, int]]] = []
     for state in states:
         wanted = chain.wanted(state.addr, state.data)
@@ -83,16 +87,17 @@ def _walk_states(
         if theirs != wanted or None in mine:
             mine = _cut(wanted, theirs, mine, missing)
         prefetched.append(mine)
+        asked.append(wanted)
     if missing:
         regions = within_budget([region for _, _, region in missing], MAX_PREFETCH_BYTES)
         for (pieces, index, _), data in zip(missing, read_regions(memory, regions)):
             pieces[index] = data
-    walked = []  # (state, its prefetched regions, raw stack, frames if recalled)
-    for state, ahead in zip(states, prefetched):
-        recalled = chain.recall(state.addr, state.data, ahead)
+    walked = []  # (state, regions, their bytes, raw stack, frames if recalled)
+    for state, regions, ahead in zip(states, asked, prefetched):
+        recalled = chain.recall(state.addr, state.data, regions, ahead)
         if recalled is not None:
             raw, frames, generation = recalled
-            walked.append((state, ahead, raw, (frames, generation)))
+            walked.append((state, regions, ahead, raw, (frames, generation)))
             continue
         try:
             raw = chain.raw(state.addr, state.data, ahead)
@@ -100,16 +105,16 @@ def _walk_states(
             raise
         except MemspyError:
             raw = unknown_stack([])  # not even its first frame could be read
-        walked.append((state, ahead, raw, None))
-    codes.validate([raw.codes for _, _, raw, _ in walked])
+        walked.append((state, regions, ahead, raw, None))
+    codes.validate([raw.codes for _, _, _, raw, _ in walked])
     quality = result.quality
-    for state, ahead, raw, recalled in walked:
+    for state, regions, ahead, raw, recalled in walked:
         if recalled is not None and recalled[1] == codes.generation:
             result.stacks.append((state, recalled[0]))
             quality[EXACT] += 1
             continue
         frames, hidden = chain.decode(raw)
-        chain.remember(state.addr, state.data, ahead, raw, frames, hidden)
+        chain.remember(state.addr, state.data, regions, ahead, raw, frames, hidden)
         result.stacks.append((state, frames))
         quality[PARTLY_UNKNOWN if frames and frames[-1] is UNKNOWN_FRAME else raw.quality] += 1
 

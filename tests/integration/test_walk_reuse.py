@@ -102,3 +102,41 @@ def _stopped(pid: int) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
+    """Where the chain keeps a thread's recent walks (a shallow stack comes back to a
+    few dozen states: here a loop a few frames deep, and a thread that waits), a stack
+    recalled from one of them, not from the last sample, is what a fresh reader reads,
+    each time the target is stopped at a random point."""
+    target = start("shallow_loop.py", python=str(interpreter.path))
+    try:
+        warm = PythonProcess(target.pid)
+        walks: List[int] = []
+        raw = warm.chain.raw
+        warm.chain.raw = lambda *args: walks.append(args[0]) or raw(*args)  # type: ignore
+        for _ in range(300):  # the memo fills with the states the workers go through
+            warm.sample()
+        wanted = 8 if warm.chain.memo_walks else 0  # stacks recalled from earlier samples
+        recalled = compared = 0
+        deadline = time.monotonic() + 60
+        while (
+            compared < 400
+            and (compared < 20 or recalled < wanted)
+            and time.monotonic() < deadline
+        ):
+            before = _stacks(warm)
+            time.sleep(0.0005)
+            walks.clear()
+            with _stopped(target.pid):
+                first = _stacks(warm)
+                fresh = PythonProcess(target.pid)
+                cold = _stacks(fresh)
+                fresh.close()
+            assert first == cold
+            compared += 1
+            # Not walked, and not the last sample's: recalled from an earlier one.
+            recalled += not walks and first != before
+    finally:
+        end(target)
+    assert recalled >= wanted, (recalled, compared)
