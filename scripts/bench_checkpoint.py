@@ -20,10 +20,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from memspy.checkpoint import Checkpoints  # noqa: E402
 from memspy.collectors import FORMATS, create  # noqa: E402
+from memspy.collectors.output import write_atomic  # noqa: E402
 from memspy.model import Frame, ProfileInfo, Sample, ThreadStack  # noqa: E402
-from memspy.output import write_atomic  # noqa: E402
+from memspy.sampling.checkpoint import Checkpoints  # noqa: E402
 
 EXTENSIONS = {"speedscope": ".speedscope.json", "collapsed": ".folded", "flamegraph": ".svg",
               "chrometrace": ".trace.json", "pprof": ".pb.gz"}

@@ -31,7 +31,7 @@ def run(fmt: str, kind: str, samples: int) -> list:
 
     from memspy.collectors import create
     from memspy.model import Frame, ProfileInfo, Sample, ThreadStack
-    from memspy.recording import Recording
+    from memspy.sampling.recording import Recording
 
     recording = Recording(create(fmt, ProfileInfo(pid=1, command="bench")), idle=False, gil=False)
     base = tuple(Frame(f"handler_{i}", "/srv/app/server.py", 10 + i, 10) for i in range(12))

@@ -47,12 +47,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from interpreters import Interpreter, all_interpreters  # noqa: E402
 
-from memspy import walk as walk_module  # noqa: E402
 from memspy.collectors import StackOptions, create  # noqa: E402
+from memspy.interpreter import walk as walk_module  # noqa: E402
+from memspy.interpreter.process import PythonProcess  # noqa: E402
+from memspy.interpreter.thread_states import Threads  # noqa: E402
 from memspy.memory import process as process_memory  # noqa: E402
-from memspy.process import PythonProcess  # noqa: E402
-from memspy.recording import Recording  # noqa: E402
-from memspy.threads import Threads  # noqa: E402
+from memspy.sampling.recording import Recording  # noqa: E402
 
 WORKLOAD = HERE / "bench_workloads" / "shallow.py"
 GAP = 0.001  # seconds slept before each "after a wake-up" measurement
@@ -164,8 +164,8 @@ def instructions(pid: int) -> Optional[int]:
     counts = []
     for n in (200, 1200):
         code = (
-            "import sys; from memspy.process import PythonProcess; "
-            "from memspy.recording import Recording; "
+            "import sys; from memspy.interpreter.process import PythonProcess; "
+            "from memspy.sampling.recording import Recording; "
             "from memspy.collectors import create, StackOptions; "
             f"p = PythonProcess({pid}); "
             "r = Recording(create('collapsed', False, StackOptions()), idle=False, gil=False)\n"

@@ -3,7 +3,7 @@
 For every interpreter present, ``linetable_truth.py`` runs inside it and reports
 ``PyCode_Addr2Line`` for every instruction position of every code object in some
 stdlib modules, plus a few live frames; this script decodes the same tables with
-``memspy.linetable`` and prints the mismatches per version.
+``memspy.interpreter.linetable`` and prints the mismatches per version.
 
 Usage: python scripts/check_linetables.py [--modules os,re,...] [--show N] [--fixture PATH]
 
@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from interpreters import all_interpreters  # noqa: E402
 
-from memspy.linetable import decode_line  # noqa: E402
+from memspy.interpreter.linetable import decode_line  # noqa: E402
 from memspy.offsets import load_layout  # noqa: E402
 
 TRUTH_SCRIPT = Path(__file__).resolve().parent / "linetable_truth.py"

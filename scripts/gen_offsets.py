@@ -318,8 +318,8 @@ HEADER_RULES: List[Tuple[Version, Version, Sequence[str]]] = [
 
 # Structs these builds keep in .c files or uninstalled headers. They are transcribed from
 # CPython's Objects/dict-common.h (3.6-3.10) and Objects/moduleobject.c (<=3.9); only the
-# leading members are needed, and tests/integration/test_offsets_live.py checks them from
-# inside each interpreter.
+# leading members are needed, and tests/integration/interpreter/test_offsets_live.py checks
+# them from inside each interpreter.
 REPLICAS: List[Tuple[Version, Version, str]] = [
     (
         (2, 7),

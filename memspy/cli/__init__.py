@@ -2,6 +2,8 @@
 
 Each subcommand lives in its own module, listed in ``COMMANDS``, and registers itself on
 ``main`` when imported.
+
+The top of the pipeline: may import any package.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import click
 from memspy.errors import MemspyError
 
 if TYPE_CHECKING:  # dump uses this module and needs no sampler
-    from memspy.sampler import Stop
+    from memspy.sampling.sampler import Stop
 
 F = TypeVar("F", bound=Callable[..., Any])
 

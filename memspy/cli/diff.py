@@ -9,9 +9,9 @@ import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
-from memspy.diff import REGRESSION_EXIT, compare, regressions, render
 from memspy.readers import load_profile
-from memspy.summary import DEFAULT_TOP, RENDER_FORMATS
+from memspy.reports.diff import REGRESSION_EXIT, compare, regressions, render
+from memspy.reports.summary import DEFAULT_TOP, RENDER_FORMATS
 
 
 @main.command()

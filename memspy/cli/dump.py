@@ -8,15 +8,15 @@ import click
 
 from memspy.cli import main
 from memspy.cli.common import reports_errors
-from memspy.dumping import ThreadVariables, dump_json, dump_text
 from memspy.errors import InputError, MemspyError
-from memspy.frames import DEFAULT_MAX_DEPTH, EXACT
+from memspy.interpreter.frames.chain import DEFAULT_MAX_DEPTH, EXACT
+from memspy.interpreter.process import PythonProcess
+from memspy.kernel.pause import Pauser
+from memspy.kernel.process_info import command_line
 from memspy.memory.core import CoreMemory
 from memspy.model import Sample
-from memspy.pause import Pauser
-from memspy.process import PythonProcess
-from memspy.procinfo import command_line
-from memspy.sampler import running_before_pause
+from memspy.reports.thread_dump import ThreadVariables, dump_json, dump_text
+from memspy.sampling.sampler import running_before_pause
 
 # Samples a dump may take before it settles for the one read best.
 DUMP_TRIES = 20

@@ -11,26 +11,26 @@ from typing import NamedTuple, Optional, Tuple
 
 import click
 
-from memspy import launch
-from memspy.checkpoint import DEFAULT_INTERVAL, Checkpoints
 from memspy.cli import main
 from memspy.cli.common import reports_errors, stop_on_signals
 from memspy.cli.options import output_options, stack_options
 from memspy.collectors import StackOptions, create, format_for_path
-from memspy.frames import DEFAULT_MAX_DEPTH
+from memspy.collectors.output import STDOUT, check_writable, is_stream, write_atomic
+from memspy.interpreter.frames.chain import DEFAULT_MAX_DEPTH
+from memspy.interpreter.process import PythonProcess
+from memspy.kernel import launch
+from memspy.kernel.process_info import command_line
 from memspy.model import ProfileInfo
-from memspy.output import STDOUT, check_writable, is_stream, write_atomic
-from memspy.process import PythonProcess
-from memspy.procinfo import command_line
-from memspy.recording import (
+from memspy.sampling.checkpoint import DEFAULT_INTERVAL, Checkpoints
+from memspy.sampling.recording import (
     Recording,
     attach_child,
     exit_status,
     sample_targets,
     stack_quality,
 )
-from memspy.rotation import Rotation, check_template
-from memspy.sampler import RunStats, Stop
+from memspy.sampling.rotation import Rotation, check_template
+from memspy.sampling.sampler import RunStats, Stop
 
 
 def _say(message: str) -> None:

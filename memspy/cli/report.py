@@ -8,7 +8,7 @@ from memspy.cli import main
 from memspy.cli.common import reports_errors
 from memspy.readers import load_profile
 from memspy.readers.profile import LoadedProfile
-from memspy.summary import DEFAULT_TOP, RENDER_FORMATS, Summary, function_shares
+from memspy.reports.summary import DEFAULT_TOP, RENDER_FORMATS, Summary, function_shares
 
 
 def recorded(profile: LoadedProfile) -> str:

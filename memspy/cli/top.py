@@ -11,16 +11,16 @@ from typing import IO, Optional, Tuple
 
 import click
 
-from memspy import launch
 from memspy.cli import main
 from memspy.cli.common import reports_errors, stop_on_signals
-from memspy.frames import DEFAULT_MAX_DEPTH
-from memspy.live import LiveView, ViewState
-from memspy.process import PythonProcess
-from memspy.procinfo import command_line
-from memspy.recording import attach_child, exit_status, sample_targets
-from memspy.sampler import RunStats, Stop
-from memspy.screen import (
+from memspy.interpreter.frames.chain import DEFAULT_MAX_DEPTH
+from memspy.interpreter.process import PythonProcess
+from memspy.kernel import launch
+from memspy.kernel.process_info import command_line
+from memspy.sampling.recording import attach_child, exit_status, sample_targets
+from memspy.sampling.sampler import RunStats, Stop
+from memspy.top.counts import LiveView, ViewState
+from memspy.top.screen import (
     CursesDisplay,
     Display,
     Heading,

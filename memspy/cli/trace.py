@@ -14,11 +14,11 @@ from memspy.cli import main
 from memspy.cli.common import reports_errors
 from memspy.cli.options import output_options, stack_options
 from memspy.collectors import StackOptions, format_for_path
+from memspy.collectors.output import check_writable
 from memspy.errors import MemspyError
 from memspy.model import ProfileInfo
-from memspy.output import check_writable
 from memspy.readers import load_profile
-from memspy.summary import Summary, function_shares
+from memspy.reports.summary import Summary, function_shares
 from memspy.usdt.convert import convert
 from memspy.usdt.events import LogStats
 from memspy.usdt.inspect import probes_of_file, probes_of_process

@@ -2,6 +2,9 @@
 
 To add a format: write its Collector subclass (``name``, ``extensions``) and list it in
 ``FORMATS``; its extensions then take part in inference.
+
+The writers (``collectors``) and ``readers`` may import ``interpreter`` and below; ``output``
+writes a file atomically for both them and the commands.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ from memspy.collectors.base import DEFAULT_OPTIONS, Collector, StackOptions
 from memspy.collectors.chrometrace import ChromeTraceCollector
 from memspy.collectors.collapsed import CollapsedCollector
 from memspy.collectors.flamegraph import FlameGraphCollector
+from memspy.collectors.output import STDOUT
 from memspy.collectors.pprof import PprofCollector
 from memspy.collectors.speedscope import SpeedscopeCollector
 from memspy.errors import OutputError
 from memspy.model import ProfileInfo
-from memspy.output import STDOUT
 
 FORMATS: dict[str, type[Collector]] = {
     cls.name: cls

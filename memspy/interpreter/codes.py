@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
-from memspy.linetable import decode_line
+from memspy.interpreter.linetable import decode_line
+from memspy.interpreter.objects.strings import RemoteObjects
 from memspy.memory.base import Memory, read_regions
 from memspy.model import Frame
-from memspy.objects import RemoteObjects
 from memspy.offsets import Layout
 
 _PTR = struct.Struct("<Q")

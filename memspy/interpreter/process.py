@@ -11,22 +11,23 @@ import struct
 import time
 from typing import Dict, List, Optional, Tuple
 
-from memspy import debugoffsets
 from memspy.binary import PythonImage, find_python, find_python_in_core
-from memspy.codes import CodeCache
 from memspy.errors import MemspyError, NotAPythonProcess, RemoteReadError, TargetExited
-from memspy.frames import DEFAULT_MAX_DEPTH, FRAME_CHAINS
+from memspy.interpreter import debugoffsets
+from memspy.interpreter.codes import CodeCache
+from memspy.interpreter.frames import FRAME_CHAINS
+from memspy.interpreter.frames.chain import DEFAULT_MAX_DEPTH
+from memspy.interpreter.objects.strings import RemoteObjects
+from memspy.interpreter.objects.variables import FrameVariables, Variable, read_variables
+from memspy.interpreter.thread_names import ThreadNames
+from memspy.interpreter.thread_states import Threads, ThreadState
+from memspy.interpreter.walk import walk
+from memspy.kernel.os_threads import CoreTasks, Tasks
 from memspy.memory.base import Memory
 from memspy.memory.core import CoreMemory
 from memspy.memory.process import ProcessMemory
 from memspy.model import Frame, Sample, ThreadStack
-from memspy.objects import RemoteObjects
 from memspy.offsets import Layout, load_layout
-from memspy.tasks import CoreTasks, Tasks
-from memspy.threadnames import ThreadNames
-from memspy.threads import Threads, ThreadState
-from memspy.variables import FrameVariables, Variable, read_variables
-from memspy.walk import walk
 
 INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
 _DECODING_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError)

@@ -13,10 +13,10 @@ from functools import partial
 from typing import Any, Dict, List, Mapping
 
 from memspy.errors import RemoteReadError
+from memspy.interpreter.objects.containers import PyObjects
+from memspy.interpreter.objects.strings import RemoteObjects
 from memspy.memory.base import Memory
-from memspy.objects import RemoteObjects
 from memspy.offsets import Layout
-from memspy.pyobjects import PyObjects
 
 MODULE = "threading"
 REGISTRY = "_active"  # ident -> Thread, for every started, unfinished Thread (main included)

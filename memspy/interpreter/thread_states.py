@@ -11,8 +11,8 @@ from __future__ import annotations
 import struct
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from memspy.chains import guess_regions, read_chain
 from memspy.errors import MemspyError, RemoteReadError
+from memspy.interpreter.linked_lists import guess_regions, read_chain
 from memspy.memory.base import FIRST, THEN, Memory, read_regions
 from memspy.offsets import Layout
 

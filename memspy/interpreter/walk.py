@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from memspy.chains import within_budget
-from memspy.codes import CodeCache
 from memspy.errors import MemspyError, TargetExited
-from memspy.frames import EXACT, PARTLY_UNKNOWN, UNKNOWN_FRAME, FrameChain, unknown_stack
+from memspy.interpreter.codes import CodeCache
+from memspy.interpreter.frames.chain import (
+    EXACT,
+    PARTLY_UNKNOWN,
+    UNKNOWN_FRAME,
+    FrameChain,
+    unknown_stack,
+)
+from memspy.interpreter.linked_lists import within_budget
+from memspy.interpreter.thread_states import Threads, ThreadState
 from memspy.memory.base import LAST, Memory, read_regions
 from memspy.model import Frame
-from memspy.threads import Threads, ThreadState
 
 # Bytes read ahead per sample. Sizes come from the target: past this (thousands of
 # threads with deep stacks, or garbage), the walks read what they need one by one.

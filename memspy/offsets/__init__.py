@@ -2,6 +2,8 @@
 
 ``load_layout(major, minor)`` returns a ``Layout`` whose sections read as attributes,
 ``layout.tstate.next``; a field the version lacks is ``None``.
+
+Imports only the foundation (``errors``).
 """
 
 from __future__ import annotations

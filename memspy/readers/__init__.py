@@ -2,6 +2,8 @@
 
 The format is recognised from the content (a gzip header, a JSON document's keys, folded
 lines), not trusted from the file name: CI artifacts get renamed.
+
+May import ``collectors``, ``interpreter`` and below.
 """
 
 from __future__ import annotations

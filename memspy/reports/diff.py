@@ -10,9 +10,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
+from memspy.printable import printable
 from memspy.readers import LoadedProfile
-from memspy.summary import FunctionShare, function_shares, md_code, shorten
-from memspy.terminal import printable
+from memspy.reports.summary import FunctionShare, function_shares, md_code, shorten
 
 REGRESSION_EXIT = 12  # documented in the README's exit codes
 

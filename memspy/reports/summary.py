@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from memspy.collectors.stacks import MAX_STACKS, OTHER, FrameKey
 from memspy.model import Frame, Sample
-from memspy.terminal import printable
+from memspy.printable import printable
 
 Function = Tuple[str, str]  # (name, filename)
 DEFAULT_TOP = 10

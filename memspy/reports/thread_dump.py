@@ -6,9 +6,9 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
+from memspy.interpreter.objects.variables import Variable
 from memspy.model import Frame, Sample, ThreadStack
-from memspy.terminal import printable
-from memspy.variables import Variable
+from memspy.printable import printable
 
 
 def _short(filename: str) -> str:

@@ -12,10 +12,10 @@ import psutil
 from memspy.collectors.base import Collector
 from memspy.collectors.stacks import MAX_STACKS
 from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
+from memspy.interpreter.process import PythonProcess
 from memspy.model import ProfileInfo, Sample
-from memspy.process import PythonProcess
-from memspy.sampler import RunStats, Sampler, Stop, Targets, filter_threads
-from memspy.summary import SampleTally, Summary, function_shares
+from memspy.reports.summary import SampleTally, Summary, function_shares
+from memspy.sampling.sampler import RunStats, Sampler, Stop, Targets, filter_threads
 
 ATTACH_TIMEOUT = 10.0  # seconds a started command has to become a readable Python process
 _ATTACH_POLL = 0.001

@@ -19,9 +19,9 @@ from typing import Callable, Dict, List, Optional
 import psutil
 
 from memspy.errors import MemspyError, TargetExited
+from memspy.interpreter.process import PythonProcess
+from memspy.kernel.pause import Pauser
 from memspy.model import Sample
-from memspy.pause import Pauser
-from memspy.process import PythonProcess
 
 DISCOVERY_INTERVAL = 0.2  # seconds between looks for new child processes
 SETTLE_TIME = 2.0  # seconds a process may take to become Python (exec, a pyenv shim)

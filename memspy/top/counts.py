@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from memspy.model import Frame, Sample, ThreadStack
-from memspy.sampler import RunStats
+from memspy.sampling.sampler import RunStats
 
 StackKey = Tuple[Tuple[Frame, ...], bool]  # (frames innermost first, idle)
 

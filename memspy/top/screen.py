@@ -19,7 +19,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, TextIO, Tuple, Union
 
-from memspy.live import (
+from memspy.printable import printable
+from memspy.sampling.sampler import RunStats, Stop
+from memspy.top.counts import (
     COLUMNS,
     KEYS,
     LiveView,
@@ -30,8 +32,6 @@ from memspy.live import (
     function_rows,
     sort_rows,
 )
-from memspy.sampler import RunStats, Stop
-from memspy.terminal import printable
 
 REFRESH = 1.0  # seconds between screens
 PLAIN_ROWS = 20  # functions per table without a terminal

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from memspy.collectors import StackOptions, create
+from memspy.collectors.output import write_atomic
 from memspy.model import Frame, ProfileInfo
-from memspy.output import write_atomic
 from memspy.usdt.events import LogStats, read_log
 
 

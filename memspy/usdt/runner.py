@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from memspy import launch
 from memspy.errors import MemspyError
+from memspy.kernel import launch
 from memspy.memory import ProcessMemory
-from memspy.recording import exit_status
+from memspy.sampling.recording import exit_status
 from memspy.usdt.inspect import (
     ProbeReport,
     TracePath,

@@ -14,12 +14,12 @@ import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from memspy.codes import CodeCache
-from memspy.frames import FRAME_CHAINS
+from memspy.interpreter.codes import CodeCache
+from memspy.interpreter.frames import FRAME_CHAINS
+from memspy.interpreter.objects.strings import RemoteObjects
+from memspy.interpreter.thread_states import Threads
 from memspy.memory import BufferMemory
-from memspy.objects import RemoteObjects
 from memspy.offsets import Layout
-from memspy.threads import Threads
 
 BASE = 0x7F0000000000
 GAP = 0x1000  # unmapped bytes between objects

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from memspy.errors import RemoteReadError
+from memspy.interpreter.objects.strings import RemoteObjects
 from memspy.memory.base import Memory, read_regions
-from memspy.objects import RemoteObjects
 from memspy.offsets import Layout
 
 MAX_DICT_ENTRIES = 1 << 20  # a dict claiming more is not a real one (or is being rebuilt)

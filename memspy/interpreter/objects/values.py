@@ -16,11 +16,11 @@ import struct
 from typing import Callable, Dict, List, Optional, Tuple
 
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
+from memspy.interpreter.objects.containers import digits_value, long_size
+from memspy.interpreter.objects.strings import MAX_READ_SIZE, RemoteObjects
 from memspy.memory.base import Memory
-from memspy.objects import MAX_READ_SIZE, RemoteObjects
 from memspy.offsets import Layout
-from memspy.pyobjects import digits_value, long_size
-from memspy.terminal import printable
+from memspy.printable import printable
 
 MAX_TEXT = 120  # characters of a str or bytes value shown before it is cut
 MAX_INT_DIGITS = 200  # internal digits of an int shown in full (about 1800 decimal digits)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import struct
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from memspy.codes import CodeCache
 from memspy.errors import MemspyError, RemoteReadError, TargetExited
+from memspy.interpreter.codes import CodeCache
+from memspy.interpreter.objects.strings import RemoteObjects
+from memspy.interpreter.objects.values import Unreadable, Values
 from memspy.memory.base import Memory
 from memspy.model import Frame
-from memspy.objects import RemoteObjects
 from memspy.offsets import Layout
-from memspy.values import Unreadable, Values
 
 MAX_SLOTS = 4096  # variables of one frame beyond this are not real
 MAX_CHAIN = 100_000  # frames followed per thread before the chain is taken as a cycle

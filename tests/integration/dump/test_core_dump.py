@@ -28,7 +28,7 @@ from selfview import assert_stacks_match, threads_from_dump_json
 from target import SPINNER, TARGETS, Target, start_target
 from test_dump_errors import assert_one_line_error as one_line_error
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MEMSPY = [sys.executable, "-m", "memspy"]
 ABORTING = TARGETS / "aborting.py"
 

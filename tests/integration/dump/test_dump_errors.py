@@ -90,7 +90,7 @@ def test_a_target_that_exits_between_attaching_and_reading_is_exit_7(capsys):
     and reaped, then the read: "the target exited", exit 7, one line."""
     from memspy.cli.common import fail
     from memspy.errors import MemspyError, TargetExited
-    from memspy.process import PythonProcess
+    from memspy.interpreter.process import PythonProcess
 
     target = subprocess.Popen(
         [sys.executable, "-c", "import time\nprint('ready', flush=True)\ntime.sleep(60)"],

@@ -22,7 +22,7 @@ from interpreters import INTERPRETERS, Interpreter
 from selfview import assert_stacks_match, threads_from_dump_json
 from target import SPINNER, start_target
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # py-spy leaves these null where it cannot learn them (thread names on 2.7, kernel ids
 # before 3.11); memspy may know more, and then must use py-spy's type for a known value.
 KNOWN_BETTER = {"thread_name": str, "os_thread_id": int}

@@ -26,7 +26,7 @@ from interpreters import INTERPRETERS, Interpreter
 from target import TARGETS
 from test_core_dump import gcore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 READY_TIMEOUT = 60.0
 FRAMES = ("holder", "reader")  # the parked frames, by co_name (3.11+ dumps qualnames)
 # Where memspy differs from py-spy on purpose, printing type and size or address:

@@ -32,7 +32,7 @@ from target import Target
 
 pytest.importorskip("pystack", reason="pystack is not installed (pip install pystack==1.7.2)")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _memspy_dump(pid: int) -> List[Dict[str, Any]]:

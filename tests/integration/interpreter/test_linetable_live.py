@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_linetables.py"
+_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "check_linetables.py"
 _spec = importlib.util.spec_from_file_location("check_linetables", _SCRIPT)
 check = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(check)

@@ -15,7 +15,7 @@ from typing import Any, Dict, Tuple
 
 from memspy.offsets import load_layout
 
-PROBE = Path(__file__).with_name("offsets_probe.py")
+PROBE = Path(__file__).parents[1] / "offsets_probe.py"
 
 
 

@@ -17,7 +17,7 @@ from typing import List, Tuple
 from interpreters import Interpreter
 from robust import TARGETS, end, start
 
-from memspy.process import PythonProcess
+from memspy.interpreter.process import PythonProcess
 
 WARM_UP = 500  # samples in which the reader learns where each worker calls m
 SAMPLES = 3000

@@ -18,10 +18,10 @@ from typing import Any, Dict, Iterator, Tuple
 import pytest
 from interpreters import INTERPRETERS, Interpreter
 
-from memspy.process import PythonProcess
-from memspy.threadnames import ThreadNames
+from memspy.interpreter.process import PythonProcess
+from memspy.interpreter.thread_names import ThreadNames
 
-TARGET = Path(__file__).resolve().parents[1] / "targets" / "named_threads.py"
+TARGET = Path(__file__).resolve().parents[2] / "targets" / "named_threads.py"
 READY_TIMEOUT = 60.0
 NAMES = {"plain", "ünïcode", "θread-Ω", "spool-🧵", "subclassed", "materialised"}
 NAMES |= {"general-keys", "renamed-main", "Dummy-1"}

@@ -11,7 +11,7 @@ from typing import List
 from interpreters import Interpreter
 from robust import end, start
 
-from memspy.process import PythonProcess
+from memspy.interpreter.process import PythonProcess
 
 SAMPLES = 400  # at least; more until the generators were caught running often enough
 IN_GENERATOR = SAMPLES // 10

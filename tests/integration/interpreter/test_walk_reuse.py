@@ -15,8 +15,8 @@ from robust import end, start
 from target import Target
 from target import _task_states as task_states
 
-from memspy.frames import RawStack
-from memspy.process import PythonProcess
+from memspy.interpreter.frames.chain import RawStack
+from memspy.interpreter.process import PythonProcess
 
 
 def _stacks(process: PythonProcess) -> Dict[int, Tuple[Any, ...]]:

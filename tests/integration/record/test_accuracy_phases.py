@@ -22,7 +22,7 @@ from interpreters import INTERPRETERS, Interpreter
 from phase_truth import phase_shares, truth_of, worst_error
 from recorder import folded, record
 
-PHASES = Path(__file__).resolve().parents[2] / "scripts" / "bench_workloads" / "phases.py"
+PHASES = Path(__file__).resolve().parents[3] / "scripts" / "bench_workloads" / "phases.py"
 SECONDS = 3.5
 TOLERANCE = 0.04  # worst phase, as a share
 

@@ -24,7 +24,7 @@ from interpreters import INTERPRETERS
 
 from memspy.readers import load_profile
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WORKLOAD = REPO / "scripts" / "bench_workloads" / "phases.py"
 FORMATS = ("x.speedscope.json", "x.folded", "x.pb.gz", "x.trace.json", "x.svg")
 RATE = 100

@@ -12,9 +12,9 @@ import pytest
 from recorder import DEMO
 
 from memspy.collectors import FORMATS, create
+from memspy.interpreter.process import PythonProcess
 from memspy.model import ProfileInfo
-from memspy.process import PythonProcess
-from memspy.recording import Recording
+from memspy.sampling.recording import Recording
 
 HOUR_AT_100HZ = 360_000
 GROWTH_LIMIT_MB = 64  # what 360k samples may add to the profiler, every format together

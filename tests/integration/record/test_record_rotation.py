@@ -22,7 +22,7 @@ from interpreters import INTERPRETERS
 from memspy.collectors.pprof_proto import profile_pb2
 from memspy.readers import load_profile
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WORKLOAD = REPO / "scripts" / "bench_workloads" / "phases.py"
 EVERY = 2.0
 RATE = 100

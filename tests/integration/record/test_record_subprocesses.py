@@ -12,7 +12,7 @@ import pytest
 from recorder import folded, frame_names, record
 from schema import speedscope_errors
 
-MP_CHILDREN = Path(__file__).resolve().parents[1] / "targets" / "mp_children.py"
+MP_CHILDREN = Path(__file__).resolve().parents[2] / "targets" / "mp_children.py"
 
 
 def _functions(stacks: dict) -> dict:

@@ -14,7 +14,7 @@ import pytest
 from interpreters import Interpreter
 from terminal import MEMSPY, WORKLOAD, Pane, function_column, table_rows, top_function
 
-from memspy.screen import clip_right, footer_text
+from memspy.top.screen import clip_right, footer_text
 
 PY = sys.executable
 FIRST_TABLE = 3.0  # seconds: the hot function must lead the table by then

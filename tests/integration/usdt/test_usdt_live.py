@@ -25,7 +25,7 @@ from memspy.usdt.inspect import probes_of_file, probes_of_process
 SYSTEM_311 = "/usr/bin/python3.11"
 MEMSPY = [sys.executable, "-m", "memspy"]
 PYENV = Path("/root/.pyenv/versions")
-WORKLOAD = Path(__file__).parent.parent / "data" / "usdt" / "workload.py"
+WORKLOAD = Path(__file__).parents[2] / "data" / "usdt" / "workload.py"
 EXPECTED = {
     "audit", "gc__done", "gc__start", "line", "import__find__load__start",
     "import__find__load__done", "function__entry", "function__return",

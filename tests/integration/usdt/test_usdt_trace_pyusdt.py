@@ -22,7 +22,7 @@ from phase_truth import phase_shares, truth_of
 from recorder import folded, frame_names, record
 from tracing import TRACEABLE, needs_bpftrace, traced_python
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PHASES = ROOT / "scripts" / "bench_workloads" / "phases.py"
 WORKLOAD = ROOT / "tests" / "data" / "usdt" / "workload.py"
 MEMSPY = [sys.executable, "-m", "memspy"]

@@ -10,13 +10,13 @@ from collections import defaultdict
 
 import pytest
 
-from memspy import summary as summary_module
 from memspy.collectors import DEFAULT_OPTIONS, StackOptions, create, format_for_path
 from memspy.collectors import stacks as stack_module
 from memspy.collectors.stacks import FrameKey
 from memspy.errors import OutputError
 from memspy.model import Frame, ProfileInfo, Sample, ThreadStack, TraceEvent
-from memspy.recording import Recording
+from memspy.reports import summary as summary_module
+from memspy.sampling.recording import Recording
 
 INFO = ProfileInfo(pid=42, command="python app.py", rate_hz=100.0)
 MAIN = Frame("main", "app.py", 10)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from memspy.collectors.output import check_writable, write_atomic
 from memspy.errors import OutputError
-from memspy.output import check_writable, write_atomic
 
 
 def leftovers(directory: Path) -> list:
@@ -92,7 +92,7 @@ def test_file_size_limit_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> 
         f"""
         import resource
         from memspy.errors import OutputError
-        from memspy.output import write_atomic
+        from memspy.collectors.output import write_atomic
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         try:
             write_atomic({str(target)!r}, lambda stream: stream.write(b"x" * 100000))
@@ -106,7 +106,7 @@ def test_file_size_limit_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> 
         text=True,
         timeout=60,
         check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert "the file is too large" in result.stdout and "nothing was written" in result.stdout
     assert target.read_bytes() == b"old"
@@ -168,7 +168,7 @@ def test_a_symlink_to_a_directory_is_refused(tmp_path: Path) -> None:
 
 def test_dash_is_standard_output() -> None:
     script = (
-        "from memspy.output import write_atomic; "
+        "from memspy.collectors.output import write_atomic; "
         "write_atomic('-', lambda stream: stream.write(b'to stdout'))"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)

@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from memspy import debugoffsets
 from memspy.errors import LayoutMismatch, UnsupportedVersion
+from memspy.interpreter import debugoffsets
 from memspy.memory import BufferMemory
 from memspy.offsets import load_layout
 

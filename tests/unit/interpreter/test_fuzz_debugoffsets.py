@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memspy import debugoffsets
 from memspy.errors import MemspyError
+from memspy.interpreter import debugoffsets
 from memspy.memory import BufferMemory
 from memspy.offsets import SUPPORTED, load_layout
 

@@ -19,12 +19,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import MemspyError, RemoteReadError
-from memspy.frames import CFRAME_MEMORY, PARTLY_UNKNOWN, CallSites, truncated_frame
+from memspy.interpreter.frames.chain import PARTLY_UNKNOWN, CallSites, truncated_frame
+from memspy.interpreter.frames.iframe import CFRAME_MEMORY
+from memspy.interpreter.walk import MAX_PREFETCH_BYTES, Walk, walk
 from memspy.memory import BufferMemory
 from memspy.memory.base import AGAIN, FIRST, read_each
 from memspy.model import Frame
 from memspy.offsets import SUPPORTED, load_layout
-from memspy.walk import MAX_PREFETCH_BYTES, Walk, walk
 
 EXAMPLES = int(os.environ.get("MEMSPY_FUZZ_EXAMPLES", "100"))
 SECONDS_PER_WALK = 2.0  # an intact walk takes about a millisecond

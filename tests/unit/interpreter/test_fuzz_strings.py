@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import MemspyError, RemoteReadError
+from memspy.interpreter.objects.strings import MAX_BYTES, MAX_STRING, RemoteObjects
 from memspy.memory import BufferMemory
-from memspy.objects import MAX_BYTES, MAX_STRING, RemoteObjects
 from memspy.offsets import SUPPORTED, load_layout
 
 EXAMPLES = int(os.environ.get("MEMSPY_FUZZ_EXAMPLES", "200"))

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memspy.codes import CodeCache
 from memspy.errors import MemspyError
+from memspy.interpreter.codes import CodeCache
+from memspy.interpreter.objects.strings import RemoteObjects
+from memspy.interpreter.objects.values import MAX_TEXT, Unreadable, Values
+from memspy.interpreter.objects.variables import FrameVariables
 from memspy.memory import BufferMemory
-from memspy.objects import RemoteObjects
 from memspy.offsets import SUPPORTED, load_layout
-from memspy.values import MAX_TEXT, Unreadable, Values
-from memspy.variables import FrameVariables
 
 EXAMPLES = int(os.environ.get("MEMSPY_FUZZ_EXAMPLES", "100"))
 VERSIONS = [(a, b) for a, b in SUPPORTED]

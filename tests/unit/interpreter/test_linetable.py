@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from memspy.errors import RemoteReadError, UnsupportedVersion
-from memspy.linetable import decode_line, linetable310_line, lnotab_line, locations_line
+from memspy.interpreter.linetable import decode_line, linetable310_line, lnotab_line, locations_line
 
 # --- co_lnotab (2.7, 3.6-3.9) ------------------------------------------------------------
 
@@ -169,7 +169,7 @@ def test_unknown_table_kind_is_reported() -> None:
 
 # --- real tables ---------------------------------------------------------------------------
 
-REAL = json.loads((Path(__file__).parent / "data" / "real_linetables.json").read_text())
+REAL = json.loads((Path(__file__).parents[1] / "data" / "real_linetables.json").read_text())
 
 
 @pytest.mark.parametrize("kind", sorted(REAL))

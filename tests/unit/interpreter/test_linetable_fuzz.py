@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import RemoteReadError
-from memspy.linetable import decode_line
+from memspy.interpreter.linetable import decode_line
 
 EXAMPLES = int(os.environ.get("MEMSPY_FUZZ_EXAMPLES", "200"))
 KINDS = ["lnotab_unsigned", "lnotab", "linetable310", "locations"]
@@ -25,7 +25,7 @@ SECONDS_PER_CALL = 0.5  # a 4 KiB table takes about a millisecond; quadratic wou
 REAL = [
     (kind, bytes.fromhex(code["table"]))
     for kind, codes in json.loads(
-        (Path(__file__).parent / "data" / "real_linetables.json").read_text()
+        (Path(__file__).parents[1] / "data" / "real_linetables.json").read_text()
     ).items()
     for code in codes
 ]

@@ -12,10 +12,10 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
+from memspy.interpreter.objects.containers import PyObjects
+from memspy.interpreter.objects.strings import RemoteObjects
 from memspy.memory import BufferMemory
-from memspy.objects import RemoteObjects
 from memspy.offsets import Layout, load_layout
-from memspy.pyobjects import PyObjects
 
 STR_TYPE, DICT_TYPE, LONG_TYPE, INT_TYPE = 0x1000, 0x2000, 0x3000, 0x4000
 VERSIONS = [(2, 7), (3, 6), (3, 10), (3, 11), (3, 12), (3, 13)]

@@ -9,7 +9,7 @@ from typing import List, Tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memspy.frames import MAX_TRAIL_TOP, _new_trail
+from memspy.interpreter.frames.trail import MAX_TRAIL_TOP, new_trail
 
 CHUNK = 0x10000
 SIZE = 80
@@ -20,7 +20,7 @@ def _whole(stack: List[Tuple[int, bool]]):
     """The trail of one walk of ``stack`` (outermost first): visited innermost first."""
     visited = [addr for addr, _ in reversed(stack)]
     made = [frame for _, frame in reversed(stack)]
-    return _new_trail((0, [], [], ()), DATA, CHUNK, SIZE, visited, made, [], [])
+    return new_trail((0, [], [], ()), DATA, CHUNK, SIZE, visited, made, [], [])
 
 
 @settings(max_examples=200, deadline=None)

@@ -14,7 +14,7 @@ from memspy.errors import UnsupportedVersion
 from memspy.offsets import SUPPORTED, load_layout
 from memspy.offsets.schema import SECTIONS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("version", SUPPORTED, ids=lambda v: f"{v[0]}.{v[1]}")

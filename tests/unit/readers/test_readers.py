@@ -14,7 +14,7 @@ from memspy.collectors.stacks import FrameKey
 from memspy.errors import InputError
 from memspy.model import Frame, ProfileInfo, Sample, ThreadStack, TraceEvent
 from memspy.readers import load_profile
-from memspy.summary import function_shares
+from memspy.reports.summary import function_shares
 
 STACKS_FORMATS = ["speedscope", "collapsed", "chrometrace"]
 SUFFIX = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from memspy.collectors.stacks import FrameKey
-from memspy.diff import compare, regressions, render
 from memspy.readers.profile import LoadedProfile
+from memspy.reports.diff import compare, regressions, render
 
 
 def _profile(unit: str, **own: float) -> LoadedProfile:

@@ -6,7 +6,7 @@ import json
 
 from memspy.collectors.stacks import FrameKey
 from memspy.model import Frame, Sample, ThreadStack
-from memspy.summary import SampleTally, Summary, function_shares
+from memspy.reports.summary import SampleTally, Summary, function_shares
 
 
 def _stack(*names: str) -> tuple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from memspy.checkpoint import Checkpoints
+from memspy.sampling.checkpoint import Checkpoints
 
 
 def test_a_checkpoint_is_written_by_a_copy_once_due(tmp_path: Path) -> None:

@@ -15,8 +15,15 @@ from typing import List
 from memspy.collectors import create
 from memspy.errors import RemoteReadError, TargetExited
 from memspy.model import Frame, ProfileInfo, Sample, ThreadStack
-from memspy.recording import Recording
-from memspy.sampler import RunStats, Sampler, Stop, Targets, filter_threads, running_before_pause
+from memspy.sampling.recording import Recording
+from memspy.sampling.sampler import (
+    RunStats,
+    Sampler,
+    Stop,
+    Targets,
+    filter_threads,
+    running_before_pause,
+)
 
 # A live pid, so that a failed read is not taken for the process's exit: only "exit" is.
 LIVE = os.getpid()

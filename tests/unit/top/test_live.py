@@ -6,7 +6,9 @@ from collections import Counter
 
 import pytest
 
-from memspy.live import (
+from memspy.model import Frame, Sample, ThreadStack
+from memspy.sampling.sampler import RunStats
+from memspy.top.counts import (
     COLUMNS,
     LiveView,
     Row,
@@ -16,8 +18,6 @@ from memspy.live import (
     function_rows,
     sort_rows,
 )
-from memspy.model import Frame, Sample, ThreadStack
-from memspy.sampler import RunStats
 
 HOT = Frame("hot", "/app/work.py", 10)
 HOT_OTHER_LINE = Frame("hot", "/app/work.py", 12)

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from memspy.live import Snapshot as LiveSnapshot
-from memspy.live import ThreadSummary, ViewState, Window
 from memspy.model import Frame
-from memspy.screen import Heading, clip_left, clip_right, duration, layout, text_width
+from memspy.top.counts import Snapshot as LiveSnapshot
+from memspy.top.counts import ThreadSummary, ViewState, Window
+from memspy.top.screen import Heading, clip_left, clip_right, duration, layout, text_width
 
 LONG_DIR = "/home/user/" + "very/deep/" * 12
 HOT = Frame("hot", LONG_DIR + "work.py", 10)

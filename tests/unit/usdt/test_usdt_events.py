@@ -15,7 +15,7 @@ from memspy.errors import InputError
 from memspy.usdt.events import read_log
 from memspy.usdt.program import build_program, needs_line_probe
 
-DATA = Path(__file__).parent.parent / "data" / "usdt"
+DATA = Path(__file__).parents[2] / "data" / "usdt"
 LINE_LOG = DATA / "attach-3.11-line.log"
 
 
