@@ -32,7 +32,8 @@ from robust import (
 from target import _task_states as task_states
 
 from memspy.errors import MemspyError
-from memspy.interpreter.process import KEEP_GONE, PythonProcess
+from memspy.interpreter.process import PythonProcess
+from memspy.interpreter.thread_facts import KEEP_GONE
 
 RUNS = int(os.environ.get("MEMSPY_ROBUST_RUNS", "50"))
 PARALLEL = 4
