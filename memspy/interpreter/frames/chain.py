@@ -86,6 +86,11 @@ class Remembered(NamedTuple):
     hidden: List[int]  # indexes of ``raw.frames`` that decoding left out (incomplete frames)
 
 
+def _key_bytes(key: Tuple[object, ...]) -> int:
+    """The bytes a memo key holds (the walk key and the regions read ahead)."""
+    return sum(map(len, filter(None, key)))  # type: ignore[arg-type]
+
+
 def truncated_frame(max_depth: int) -> Frame:
     """The marker put where a stack was cut at the depth limit."""
     return Frame(f"<truncated: deeper than {max_depth} frames>", "<memspy>", 0)
@@ -226,10 +231,15 @@ class FrameChain:
         memo when all hold more than ``MEMO_BYTES`` (many threads, each cycling through
         states that never come back)."""
         memo = self._memo.setdefault(tstate_addr, {})
+        if key in memo:  # decoded again after the code cache changed: the same bytes
+            memo[key] = walk
+            return
         if len(memo) >= self.memo_walks:
-            del memo[next(iter(memo))]
+            oldest = next(iter(memo))
+            del memo[oldest]
+            self._memo_bytes -= _key_bytes(oldest)
         memo[key] = walk
-        self._memo_bytes += sum(map(len, filter(None, key)))
+        self._memo_bytes += _key_bytes(key)
         if self._memo_bytes > MEMO_BYTES:
             self._memo.clear()
             self._memo_bytes = 0
@@ -248,6 +258,7 @@ class FrameChain:
         for table in self._tables():
             for addr in [a for a in table if a not in keep]:
                 del table[addr]
+        self._memo_bytes = sum(_key_bytes(key) for memo in self._memo.values() for key in memo)
 
     def _tables(self) -> List[Dict[int, object]]:
         return [self._remembered, self._memo, self._guesses, self._stages, self._asked]
