@@ -50,6 +50,7 @@ from interpreters import Interpreter, all_interpreters  # noqa: E402
 from memspy.collectors import StackOptions, create  # noqa: E402
 from memspy.interpreter import walk as walk_module  # noqa: E402
 from memspy.interpreter.process import PythonProcess  # noqa: E402
+from memspy.interpreter.thread_facts import ThreadFacts  # noqa: E402
 from memspy.interpreter.thread_states import Threads  # noqa: E402
 from memspy.memory import process as process_memory  # noqa: E402
 from memspy.sampling.recording import Recording  # noqa: E402
@@ -135,7 +136,7 @@ def measure(pid: int, samples: int) -> Dict[str, Dict[str, float]]:
         outer.wrap(Threads, "snapshot_with", "snapshot")
         inner.wrap(process_memory.ProcessMemory, "_read_batch", "read")
         outer.wrap(walk_module, "_walk_states", "walks")
-        outer.wrap(PythonProcess, "_running", "proc")
+        outer.wrap(ThreadFacts, "_running", "proc")
         outer.wrap(type(recording), "add", "writer")
         try:
             _per_call(sample, samples, sleep)

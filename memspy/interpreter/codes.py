@@ -130,6 +130,25 @@ class CodeCache:
         self._accepted = (regions, heads, self.generation)
         self._accepted_checked = dict(self._checked)
 
+    def accept_steady(
+        self,
+        regions: Sequence[Tuple[int, int]],
+        heads: Sequence[Optional[bytes]],
+        codes: Iterable[FrozenSet[int]],
+    ) -> bool:
+        """``accept`` then ``validate(codes)``, for a sample whose headers read ahead are
+        byte for byte those accepted last, with every code object of ``codes`` among
+        them: True, with the effect of those two calls (and no read). False, with no
+        effect at all, for any other sample."""
+        if (regions, heads, self.generation) != self._accepted:
+            return False
+        checked = self._accepted_checked
+        if not checked.keys() >= frozenset().union(*codes):
+            return False
+        self._heads.append((regions, heads))
+        self._checked.update(checked)
+        return True
+
     def validate(self, addrs: Iterable[FrozenSet[int]]) -> None:
         """Check, in one batched read, every cached code object in the sets ``addrs`` not
         yet checked in this sample (sets: most are checked already, and set operations

@@ -19,6 +19,7 @@ from memspy.interpreter.frames import FRAME_CHAINS
 from memspy.interpreter.frames.chain import DEFAULT_MAX_DEPTH
 from memspy.interpreter.objects.strings import RemoteObjects
 from memspy.interpreter.objects.variables import FrameVariables, Variable, read_variables
+from memspy.interpreter.steady import SteadySamples
 from memspy.interpreter.thread_facts import ThreadFacts
 from memspy.interpreter.thread_names import ThreadNames
 from memspy.interpreter.thread_states import Threads
@@ -92,6 +93,7 @@ class PythonProcess:
             self._head_address(),
             self.image.address(self.layout.symbols.tstate_current),
         )
+        self.steady = SteadySamples()
         names = ThreadNames(self.memory, self.layout, self.objects, self.image.addresses)
         self.facts = ThreadFacts(tasks, names)
         self.quality: List[int] = [0, 0, 0]  # the last sample's stacks: exact, repaired, unknown
@@ -155,7 +157,7 @@ class PythonProcess:
         /proc per thread, the largest cost of sampling many threads) and ``idle`` is only
         guessed from the innermost frame: for callers that keep idle threads anyway."""
         try:
-            walked = walk(self.memory, self.threads, self.chain, self.codes)
+            walked = walk(self.memory, self.threads, self.chain, self.codes, self.steady)
         except _DECODING_ERRORS as error:
             # The decoders are fuzzed to raise only our errors; should one still slip
             # through on memory no test imagined, it costs a sample, not the run.

@@ -8,10 +8,12 @@ fixed once the interpreter runs, so it is read in the same system call as the li
 
 from __future__ import annotations
 
+import operator
 import struct
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from memspy.errors import MemspyError, RemoteReadError
+from memspy.interpreter.codes import fields_struct
 from memspy.interpreter.linked_lists import guess_regions, read_chain
 from memspy.memory.base import FIRST, THEN, Memory, read_regions
 from memspy.offsets import Layout
@@ -36,6 +38,38 @@ class ThreadState(NamedTuple):
     data: bytes  # the PyThreadState struct as read this sample
     thread_id: int
     native_tid: Optional[int]  # from the struct (3.11+), else learnt elsewhere
+
+
+class SameList:
+    """Whether a read of ``Threads.batch``'s regions holds the thread list that some
+    states were read from: the list's pointers (its head, the interpreter's next and
+    first thread state) and each thread state's link, thread id and kernel id, byte for
+    byte. Then the list read now is made of those thread states, in that order."""
+
+    __slots__ = ("_pointers", "_expected", "_slots", "_ids", "first_state")
+
+    def __init__(
+        self,
+        pointers: Tuple[int, ...],
+        read: Sequence[Optional[bytes]],
+        slots: Sequence[int],
+        ids: struct.Struct,
+    ) -> None:
+        self._pointers = operator.itemgetter(*pointers)
+        self._expected = self._pointers(read)
+        self._ids = ids.unpack_from
+        self._slots = [(index, self._ids(read[index])) for index in slots]
+        self.first_state = slots[0] if slots else len(read)  # where the states begin
+
+    def holds(self, read: Sequence[bytes]) -> bool:
+        """For a read with no region missing."""
+        if self._pointers(read) != self._expected:
+            return False
+        unpack = self._ids
+        for index, ids in self._slots:
+            if unpack(read[index]) != ids:
+                return False
+        return True
 
 
 class _GilReader:
@@ -66,12 +100,21 @@ class Threads:
         self._interp_next, self._tstate_head = i.next, i.tstate_head
         self._size = t.sizeof
         self._next, self._tid, self._ntid = t.next, t.thread_id, t.native_thread_id
+        # What tells thread states apart in a list: their link, thread id and kernel id.
+        ids = [(t.next, "Q"), (t.thread_id, "Q")]
+        self._ids = fields_struct(ids + ([(t.native_thread_id, "i")] if self._ntid else []))
         self._gil: Optional[_GilReader] = None
         self._guess: Dict[int, List[int]] = {}  # interp -> thread state addresses last time
         # The regions of the last snapshot's read, kept while what they are made of is.
         self._regions: Tuple[object, ...] = ()
         self._regions_list: List[Tuple[int, int]] = []
         self._guess_interp = 0  # the first interpreter last time
+        # What ``batch`` was made of last time, and what it gave.
+        self._batch_of: Tuple[object, ...] = (None, None, None)
+        self._batch: Tuple[List[Tuple[int, int]], List[int]] = ([], [])
+        # Whether the last snapshot read nothing beyond its batch: the thread list is where
+        # it was, and the next batch asks for the same regions.
+        self.from_batch = False
         self.rereads = 0  # how often the last snapshot read its thread list again (torn)
 
     def _gil_reader(self, interp: int) -> Optional[_GilReader]:
@@ -100,29 +143,68 @@ class Threads:
         states, holder, _ = self.snapshot_with(())
         return states, holder
 
-    def snapshot_with(
+    def batch(
         self, ahead: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> Tuple[List[Tuple[int, int]], List[int]]:
+        """What ``snapshot_with(ahead, stages)`` reads in its one call, and the stage of
+        each region: the same lists (the same objects) sample after sample while neither
+        the thread list's guesses nor ``ahead`` (the same object) change."""
+        guess_interp = self._guess_interp
+        guess = self._guess.get(guess_interp, []) if guess_interp else []
+        own = self._regions_of(guess_interp, guess)
+        made_of = (own, ahead, stages)
+        if self._batch_of[0] is not own or self._batch_of[1:] != made_of[1:]:
+            order = [FIRST] * len(own) + (list(stages) or [THEN] * len(ahead))
+            self._batch_of, self._batch = made_of, (own + list(ahead), order)
+        return self._batch
+
+    def same_list(self, read: List[Optional[bytes]], states: List[ThreadState]) -> SameList:
+        """The check that a later read of the same batch holds the thread list that
+        ``read`` gave as ``states``; for a snapshot that was ``from_batch``."""
+        gil = 1 if self._gil is not None else 0
+        pointers = (0, 1 + gil, 2 + gil)
+        slots = range(3 + gil, 3 + gil + len(states))
+        return SameList(pointers, read, slots, self._ids)
+
+    def holder_in(self, read: List[Optional[bytes]]) -> Optional[int]:
+        """The GIL holder's thread state in a read of ``batch``'s regions."""
+        if self._gil is None or read[1] is None:
+            return None
+        return self._gil.holder(read[1]) or None
+
+    def snapshot_with(
+        self,
+        ahead: Sequence[Tuple[int, int]],
+        stages: Sequence[int] = (),
+        read: Optional[List[Optional[bytes]]] = None,
     ) -> Tuple[List[ThreadState], Optional[int], List[Optional[bytes]]]:
         """``snapshot``, also reading ``ahead`` (what the caller guesses it will need
         next, read in ``stages`` after the thread states) in the same system call; None
-        for a region that could not be read."""
+        for a region that could not be read. ``read`` is that call made already (of
+        ``batch(ahead, stages)``'s regions): its bytes are used, not read again."""
         self.rereads = 0
         while True:
+            regions, order = self.batch(ahead, stages)
+            if read is None:
+                read = read_regions(self.memory, regions, order)
             try:
-                return self._snapshot_once(ahead, stages)
+                return self._snapshot_once(read, len(regions) - len(ahead))
             except RemoteReadError:
                 if self.rereads == LIST_READS - 1:
                     raise
                 self.rereads += 1
+                read = None
 
     def _snapshot_once(
-        self, ahead: Sequence[Tuple[int, int]], stages: Sequence[int]
+        self, read: List[Optional[bytes]], own: int
     ) -> Tuple[List[ThreadState], Optional[int], List[Optional[bytes]]]:
+        """The thread states and GIL holder in ``read`` (a read of ``batch``'s regions,
+        the first ``own`` of them the thread list's), and what it holds of ``ahead``."""
         guess_interp = self._guess_interp
         guess = self._guess.get(guess_interp, []) if guess_interp else []
-        data, ahead_data = _read_with_guesses(
-            self.memory, self._regions_of(guess_interp, guess), ahead, stages
-        )
+        data, ahead_data = read[:own], read[own:]
+        self.from_batch = False
+        gil = self._gil
         if data[0] is None:
             raise RemoteReadError("cannot read the interpreter list")
         holder = None
@@ -133,12 +215,18 @@ class Threads:
         states: List[ThreadState] = []
         seen = set()
         interp = first
+        from_batch = True
         while interp and len(seen) < MAX_INTERPRETERS and interp not in seen:
             seen.add(interp)
             if interp == guess_interp and data[1] is not None and data[2] is not None:
                 next_interp = _PTR.unpack_from(data[1], 0)[0]
                 head = _PTR.unpack_from(data[2], 0)[0]
-                states += self._states(interp, head, guess, data[3:], MAX_THREADS - len(states))
+                ahead_states = data[3:]
+                found = self._states(interp, head, guess, ahead_states, MAX_THREADS - len(states))
+                from_batch = (
+                    from_batch and [s.addr for s in found] == guess and None not in ahead_states
+                )
+                states += found
             else:
                 next_interp = _PTR.unpack_from(self.memory.read(interp + self._interp_next, 8), 0)[
                     0
@@ -146,6 +234,7 @@ class Threads:
                 head = _PTR.unpack_from(self.memory.read(interp + self._tstate_head, 8), 0)[0]
                 known = self._guess.get(interp, [])
                 states += self._states(interp, head, known, [], MAX_THREADS - len(states))
+                from_batch = False
             interp = next_interp
         self._guess_interp = first
         for gone in [a for a in self._guess if a not in seen]:  # garbage must not pile up
@@ -155,6 +244,8 @@ class Threads:
                 self._gil = self._gil_reader(first)
             except MemspyError:
                 self._gil = None
+        # Every byte came from the batch, whose regions ``batch`` gives again next time.
+        self.from_batch = from_batch and first == guess_interp != 0 and self._gil is gil
         return states, holder or None, ahead_data
 
     def _regions_of(self, guess_interp: int, guess: List[int]) -> List[Tuple[int, int]]:
@@ -197,16 +288,3 @@ class Threads:
         tid = _PTR.unpack_from(data, self._tid)[0]
         return ThreadState(addr, interp, data, tid, ntid or None)
 
-
-def _read_with_guesses(
-    memory: Memory,
-    regions: List[Tuple[int, int]],
-    ahead: Sequence[Tuple[int, int]],
-    stages: Sequence[int] = (),
-) -> Tuple[List[Optional[bytes]], List[Optional[bytes]]]:
-    """``regions`` (first) and ``ahead`` (in ``stages``) in one call, as one instant's
-    bytes: a stale guess (a freed data chunk, a thread that ended) costs only its own
-    region."""
-    order = [FIRST] * len(regions) + (list(stages) or [THEN] * len(ahead))
-    both = read_regions(memory, list(regions) + list(ahead), order)
-    return both[: len(regions)], both[len(regions) :]

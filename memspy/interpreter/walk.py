@@ -20,8 +20,9 @@ from memspy.interpreter.frames.chain import (
     unknown_stack,
 )
 from memspy.interpreter.linked_lists import within_budget
+from memspy.interpreter.steady import SteadySamples, answer, plan
 from memspy.interpreter.thread_states import Threads, ThreadState
-from memspy.memory.base import LAST, Memory, read_regions
+from memspy.memory.base import Memory, read_regions
 from memspy.model import Frame
 
 # Bytes read ahead per sample. Sizes come from the target: past this (thousands of
@@ -47,24 +48,52 @@ class Walk:
         self.quality = [0, 0, 0]  # stacks per quality
 
 
-def walk(memory: Memory, threads: Threads, chain: FrameChain, codes: CodeCache) -> Walk:
+def walk(
+    memory: Memory,
+    threads: Threads,
+    chain: FrameChain,
+    codes: CodeCache,
+    steady: Optional[SteadySamples] = None,
+) -> Walk:
     """Read every thread's stack, in one system call when the program is steady.
 
     That call reads the thread states together with what the last samples needed
     (data-stack chunks, frames, code object headers): the bytes of one instant. What it
     did not cover is read in one more batch, and what the walks meet beyond that, one by
-    one. A thread whose bytes all equal the last sample's is not walked again. A failure
-    of the thread list itself, or the target's exit, raises.
+    one. A thread whose bytes all equal the last sample's is not walked again, and a
+    sample whose every thread is so is answered from its bytes (see ``steady``), with
+    what ``steady`` keeps between samples. A failure of the thread list itself, or the
+    target's exit, raises.
     """
+    steady = steady or SteadySamples()
     code_heads = codes.new_sample()
     guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
-    stages = stages + [LAST] * len(code_heads)
-    states, holder, ahead = threads.snapshot_with(guesses + code_heads, stages)
-    codes.accept(code_heads, ahead[len(guesses) :])
+    ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
+    regions, order = threads.batch(ahead, ahead_stages)
+    read = read_regions(memory, regions, order)
+    known = steady.plan
+    if known is not None and known.regions is regions:
+        stacks = answer(known, read, chain, codes)
+        if stacks is not None:
+            threads.rereads = 0
+            steady.answered += 1
+            result = Walk(threads.holder_in(read))
+            result.stacks = stacks
+            result.quality[EXACT] = len(stacks)
+            return result
+        steady.plan = None
+    states, holder, ahead_data = threads.snapshot_with(ahead, ahead_stages, read)
+    codes.accept(code_heads, ahead_data[len(guesses) :])
     chain.forget([state.addr for state in states])
     result = Walk(holder)
-    guessed = ahead[: len(guesses)]
-    _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
+    guessed = ahead_data[: len(guesses)]
+    asked = _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
+    if asked is not None and threads.from_batch and not threads.rereads:
+        own = len(regions) - len(ahead)
+        spans = [guess_spans.get(state.addr, (0, 0)) for state in states]
+        spans = [(own + start, own + end) for start, end in spans]
+        same_list = threads.same_list(read, states)
+        steady.plan = plan(regions, states, same_list, spans, asked, code_heads)
     return result
 
 
@@ -77,21 +106,24 @@ def _walk_states(
     guess_spans: Dict[int, Tuple[int, int]],
     guessed_data: List[Optional[bytes]],
     result: Walk,
-) -> None:
+) -> Optional[List[List[Tuple[int, int]]]]:
     """Walk these threads, given what was read ahead with their states; add their stacks
-    to ``result``."""
+    to ``result``. Returns what each thread's walk asked for when every one took its
+    read-ahead as read and was recalled (a steady sample, see ``steady``), else None."""
     # What each thread's walk needs first, mostly read already with the thread states:
     # a steady thread asks for exactly its guesses, taken as read; others are cut from
     # their guesses where those cover them. The rest is read in one more batch.
     prefetched: List[List[Optional[bytes]]] = []
     asked: List[List[Tuple[int, int]]] = []
     missing: List[Tuple[List[Optional[bytes]], int, Tuple[int, int]]] = []
+    steady = True
     for state in states:
         wanted = chain.wanted(state.addr, state.data)
         start, end = guess_spans.get(state.addr, (0, 0))
         theirs, mine = guesses[start:end], guessed_data[start:end]
         if theirs != wanted or None in mine:
             mine = _cut(wanted, theirs, mine, missing)
+            steady = False
         prefetched.append(mine)
         asked.append(wanted)
     if missing:
@@ -105,6 +137,7 @@ def _walk_states(
             raw, frames, generation = recalled
             walked.append((state, regions, ahead, raw, (frames, generation)))
             continue
+        steady = False
         try:
             raw = chain.raw(state.addr, state.data, ahead)
         except TargetExited:
@@ -119,10 +152,12 @@ def _walk_states(
             result.stacks.append((state, recalled[0]))
             quality[EXACT] += 1
             continue
+        steady = False
         frames, hidden = chain.decode(raw)
         chain.remember(state.addr, state.data, regions, ahead, raw, frames, hidden)
         result.stacks.append((state, frames))
         quality[PARTLY_UNKNOWN if frames and frames[-1] is UNKNOWN_FRAME else raw.quality] += 1
+    return asked if steady else None
 
 
 def _cut(

@@ -10,9 +10,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import operator
 import os
 import struct
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from memspy.errors import PermissionDenied, RemoteReadError, TargetExited
 
@@ -72,9 +73,12 @@ class ProcessMemory:
         # What the iovec arrays hold now (see _read_batch).
         self._packed_regions: List[Tuple[int, int]] = []
         self._packed_stages: List[int] = []
-        self._packed_buf = self._buf
+        # The very lists last packed from (a steady sampler passes the same objects).
+        self._packed_from: Tuple[object, object] = (None, None)
+        self._packed_buf = ctypes.create_string_buffer(0)  # exactly the packed runs' size
         self._packed_base = 0
         self._spans: List[Tuple[int, int]] = []
+        self._cut: Callable[[bytes], Sequence[bytes]] = tuple  # the slices of each region
         self._total = 0
         self._iov_count = 0
         self._run_of: List[int] = []  # packed run of each region
@@ -137,7 +141,10 @@ class ProcessMemory:
 
         ``stages`` (one per region) orders the copy: the kernel copies iovecs in turn, so
         a pointer read in an earlier stage names memory that was written before it, and
-        a frame it points to is then read whole, never before it was made."""
+        a frame it points to is then read whole, never before it was made.
+
+        Lists passed again as the same objects are taken to hold what they held: a
+        caller that asks for the same regions keeps its lists unchanged."""
         if len(regions) <= _IOV_MAX:  # one call: no copies of the lists
             return self._read_batch(regions, partial=True, stages=stages)
         out: List[Optional[bytes]] = []
@@ -164,31 +171,27 @@ class ProcessMemory:
             return []
         if n == 1 and not partial:
             return [self.read(*regions[0])]
-        # A steady sampler asks for the same regions sample after sample: the iovecs
-        # packed for them last time are used again (checking equals packing in cost only
-        # for a list compare, which runs in C).
-        stages = list(stages) or [0] * n
-        if (
-            regions != self._packed_regions
-            or stages != self._packed_stages
-            or self._buf is not self._packed_buf
-        ):
-            self._pack(regions, stages)
-        spans, total, count = self._spans, self._total, self._iov_count
+        # A steady sampler asks for the same regions sample after sample, mostly as the
+        # same list objects: the iovecs packed for them last time are used again.
+        if self._packed_from[0] is not regions or self._packed_from[1] is not stages:
+            listed = list(stages) or [0] * n
+            if regions != self._packed_regions or listed != self._packed_stages:
+                self._pack(regions, listed)
+            self._packed_from = (regions, stages)
+        total, count = self._total, self._iov_count
         local_p, remote_p = self._iov_pointers
         got = _process_vm_readv(self.pid, local_p, count, remote_p, count, 0)
         if got == total:
-            raw = ctypes.string_at(self._packed_base, total)
-            return [raw[start:end] for start, end in spans]
+            return list(self._cut(self._packed_buf.raw))  # every region's slice, in C
         if not partial:
             if got < 0:
                 raise self._fail(regions[0][0], total)
             raise RemoteReadError(f"short batched read: {got} of {total} bytes")
         bad = self._bad_runs(got)
-        raw = ctypes.string_at(self._packed_base, total)
+        raw = self._packed_buf.raw
         return [
             None if run in bad else raw[start:end]
-            for (start, end), run in zip(spans, self._run_of)
+            for (start, end), run in zip(self._spans, self._run_of)
         ]
 
     def _bad_runs(self, got: int) -> set:
@@ -250,7 +253,7 @@ class ProcessMemory:
         for start, end in runs:
             placed.append(total)
             total += end - start
-        buf = self._buffer(total)
+        buf = ctypes.create_string_buffer(total)
         base = ctypes.addressof(buf)
         remote_words: List[int] = []
         local_words: List[int] = []
@@ -269,6 +272,8 @@ class ProcessMemory:
         self._packed_regions, self._packed_stages = list(regions), stages
         self._packed_buf, self._packed_base = buf, base
         self._spans, self._total, self._iov_count = spans, total, len(runs)
+        cut = operator.itemgetter(*[slice(start, end) for start, end in spans])
+        self._cut = cut if len(spans) > 1 else lambda raw: [cut(raw)]
         self._run_of, self._run_sizes = run_of, [end - start for start, end in runs]
 
 

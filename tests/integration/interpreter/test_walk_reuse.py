@@ -108,7 +108,8 @@ def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
     """Where the chain keeps a thread's recent walks (a shallow stack comes back to a
     few dozen states: here a loop a few frames deep, and a thread that waits), a stack
     recalled from one of them, not from the last sample, is what a fresh reader reads,
-    each time the target is stopped at a random point."""
+    each time the target is stopped at a random point; so is a whole sample answered
+    from its bytes (``steady``) with a stack other than the last sample's."""
     target = start("shallow_loop.py", python=str(interpreter.path))
     try:
         warm = PythonProcess(target.pid)
@@ -118,16 +119,17 @@ def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
         for _ in range(300):  # the memo fills with the states the workers go through
             warm.sample()
         wanted = 8 if warm.chain.memo_walks else 0  # stacks recalled from earlier samples
-        recalled = compared = 0
+        recalled = compared = answered = 0
         deadline = time.monotonic() + 60
         while (
             compared < 400
-            and (compared < 20 or recalled < wanted)
+            and (compared < 20 or recalled < wanted or answered < wanted // 2)
             and time.monotonic() < deadline
         ):
             before = _stacks(warm)
             time.sleep(0.0005)
             walks.clear()
+            answers = warm.steady.answered
             with _stopped(target.pid):
                 first = _stacks(warm)
                 fresh = PythonProcess(target.pid)
@@ -137,6 +139,8 @@ def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
             compared += 1
             # Not walked, and not the last sample's: recalled from an earlier one.
             recalled += not walks and first != before
+            answered += warm.steady.answered > answers and first != before
     finally:
         end(target)
     assert recalled >= wanted, (recalled, compared)
+    assert answered >= wanted // 2, (answered, recalled, compared)

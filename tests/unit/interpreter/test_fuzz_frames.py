@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from memspy.errors import MemspyError, RemoteReadError
 from memspy.interpreter.frames.chain import PARTLY_UNKNOWN, CallSites, truncated_frame
 from memspy.interpreter.frames.iframe import CFRAME_MEMORY
+from memspy.interpreter.steady import SteadySamples
 from memspy.interpreter.walk import MAX_PREFETCH_BYTES, Walk, walk
 from memspy.memory import BufferMemory
 from memspy.memory.base import AGAIN, FIRST, read_each
@@ -60,11 +61,11 @@ def stacks(result: Walk) -> List[List[Tuple[str, str, int]]]:
     return [[(f.name, f.filename, f.lineno) for f in frames] for _, frames in result.stacks]
 
 
-def bounded_walk(memory, threads, chain, codes) -> Walk | None:
+def bounded_walk(memory, threads, chain, codes, steady=None) -> Walk | None:
     """The walk, or None if it raised one of our errors; never slow, never anything else."""
     start = time.perf_counter()
     try:
-        result: Walk | None = walk(memory, threads, chain, codes)
+        result: Walk | None = walk(memory, threads, chain, codes, steady)
     except MemspyError:
         result = None
     assert time.perf_counter() - start < SECONDS_PER_WALK
@@ -547,8 +548,9 @@ def damage(process: FakeProcess, edits) -> BufferMemory:
 def test_damaged_memory_gives_our_errors_only_and_recovers(version: str, edits) -> None:
     process = build(layout_of(version))
     memory = SwappableMemory(process.memory())
-    walker = walkers(process, memory, max_depth=MAX_DEPTH)
-    assert stacks(bounded_walk(memory, *walker)) == process.expected  # warm caches, guesses
+    walker = (*walkers(process, memory, max_depth=MAX_DEPTH), SteadySamples())
+    for _ in range(3):  # warm caches, guesses, and a plan for steady samples
+        assert stacks(bounded_walk(memory, *walker)) == process.expected
     memory.inner = damage(process, edits)
     bounded_walk(memory, *walker)
     bounded_walk(memory, *walker)  # again, from whatever the damaged walk cached
@@ -612,7 +614,7 @@ def test_a_walk_that_reuses_the_unchanged_bottom_reads_like_a_fresh_one(
     returning its first stack would fail)."""
     process = build(layout_of(version))
     memory = SwappableMemory(process.memory())
-    warm = walkers(process, memory)
+    warm = (*walkers(process, memory), SteadySamples())
     before = stacks(walk(memory, *warm))
     frames = _frames_of_first_thread(process)
     for step in moves:
@@ -624,6 +626,36 @@ def test_a_walk_that_reuses_the_unchanged_bottom_reads_like_a_fresh_one(
         assert now == stacks(walk(fresh, *walkers(process, fresh)))
         assert (now != before) == any(not _hidden(process, frames[i]) for i in moved)
         before = now
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_steady_sample_is_answered_from_its_bytes_as_a_walk_would_read_them(version: str):
+    """Once a sample recalls every thread's walk, the next with the same batch is
+    answered from its bytes alone: the stacks a walk gives. A frame that moved is walked
+    (and the stacks are a fresh walker's); on ≤3.10, which keeps recent walks, moving it
+    back is answered again."""
+    process = build(layout_of(version))
+    memory = SwappableMemory(process.memory())
+    steady = SteadySamples()
+    warm = (*walkers(process, memory), steady)
+    for _ in range(4):
+        assert stacks(walk(memory, *warm)) == process.expected
+    assert steady.answered >= 1
+    answered = steady.answered
+    assert stacks(walk(memory, *warm)) == process.expected
+    assert steady.answered == answered + 1
+    top = _frames_of_first_thread(process)[0]
+    before = process.memory()
+    _move(process, top, 3)
+    memory.inner = fresh = process.memory()
+    moved = walk(memory, *warm)
+    assert steady.answered == answered + 1
+    assert stacks(moved) == stacks(walk(fresh, *walkers(process, fresh))) != process.expected
+    if version in PYFRAME_VERSIONS:
+        memory.inner = before
+        for _ in range(3):
+            assert stacks(walk(memory, *warm)) == process.expected
+        assert steady.answered > answered + 1
 
 
 def _hidden(process: FakeProcess, frame: int) -> bool:

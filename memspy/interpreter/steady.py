@@ -1,0 +1,126 @@
+"""The sample of a program that is where it was: answered from its bytes, not walked.
+
+A program whose threads stay in the same places (a busy loop a few frames deep, a
+server whose threads wait) reads, sample after sample, the same thread list and stacks
+it has shown before: the frame walks then recall walks they kept (``FrameChain.recall``)
+and do little else. Yet the sample still rebuilt every thread state, cut every thread's
+read-ahead out of the batch and checked it region by region, some hundred small steps,
+each paid again after the sampler's sleep with cold caches.
+
+``Plan`` takes such a sample's batch layout once: where in the batch each thread state
+and its read-ahead lie. While the next samples ask for the very same batch (the same
+list object: every reader's guesses unchanged), a sample whose thread list holds byte
+for byte (``SameList``), whose threads each recall a kept walk from exactly the bytes
+read now, and whose code headers are those accepted last, is that list of recalled
+walks. It is what the whole walk would return from these bytes, since a recalled walk is
+a function of the bytes it was read from and of the code cache: no sample is biased by
+the shortcut. Any other sample goes on to the whole walk with the bytes already read:
+never read again.
+"""
+
+from __future__ import annotations
+
+from typing import FrozenSet, List, Optional, Sequence, Tuple
+
+from memspy.interpreter.codes import CodeCache
+from memspy.interpreter.frames.chain import FrameChain
+from memspy.interpreter.thread_states import SameList, ThreadState
+from memspy.memory.base import LAST
+from memspy.model import Frame
+
+Region = Tuple[int, int]
+# A thread's place in the batch: its state as last read, where its bytes lie, and the
+# read-ahead its walk asked for.
+_Slot = Tuple[ThreadState, int, int, int, List[Region]]
+
+
+class Plan:
+    """Where the threads of one batch layout lie in its read (see the module)."""
+
+    __slots__ = ("regions", "same_list", "slots", "code_regions", "codes_at")
+
+    def __init__(
+        self,
+        regions: List[Region],
+        same_list: SameList,
+        slots: List[_Slot],
+        code_regions: List[Region],
+        codes_at: int,
+    ) -> None:
+        self.regions = regions  # the batch: a plan holds only for this very list
+        self.same_list = same_list
+        self.slots = slots
+        self.code_regions = code_regions  # the code headers read ahead, at ``codes_at``
+        self.codes_at = codes_at
+
+
+class SteadySamples:
+    """What a process keeps between samples for the shortcut: the plan of the last
+    sample that qualified, and the sample's read-ahead as last put together."""
+
+    def __init__(self) -> None:
+        self.plan: Optional[Plan] = None
+        self.answered = 0  # samples answered from their bytes (see the module)
+        self._ahead_of: Tuple[object, ...] = (None, None, None)
+        self._ahead: Tuple[List[Region], List[int]] = ([], [])
+
+    def ahead(
+        self, guesses: List[Region], stages: List[int], code_heads: List[Region]
+    ) -> Tuple[List[Region], List[int]]:
+        """The frames' guesses then the code headers, and the stage of each: the same
+        lists (the same objects) while the guesses and headers are, so that the batch is
+        too."""
+        made_of = self._ahead_of
+        if made_of[0] is not guesses or made_of[1] is not stages or made_of[2] is not code_heads:
+            self._ahead_of = (guesses, stages, code_heads)
+            self._ahead = (guesses + code_heads, stages + [LAST] * len(code_heads))
+        return self._ahead
+
+
+def plan(
+    regions: List[Region],
+    states: List[ThreadState],
+    same_list: SameList,
+    spans: Sequence[Tuple[int, int]],
+    asked: Sequence[List[Region]],
+    code_regions: List[Region],
+) -> Plan:
+    """The plan of a sample that read ``regions`` and gave ``states``, each thread's
+    read-ahead at ``spans`` (indexes into the read) and asked for as ``asked``."""
+    slots = [
+        (state, index, start, end, wanted)
+        for index, (state, (start, end), wanted) in enumerate(
+            zip(states, spans, asked), start=same_list.first_state
+        )
+    ]
+    return Plan(regions, same_list, slots, code_regions, len(regions) - len(code_regions))
+
+
+def answer(
+    plan_: Plan,
+    read: List[Optional[bytes]],
+    chain: FrameChain,
+    codes: CodeCache,
+) -> Optional[List[Tuple[ThreadState, List[Frame]]]]:
+    """Each thread with its stack, when ``read`` (of ``plan_.regions``) is a steady
+    sample (see the module); None, having changed nothing a whole walk relies on, when
+    it is not."""
+    if None in read or not plan_.same_list.holds(read):  # type: ignore[arg-type]
+        return None
+    generation = codes.generation
+    stacks: List[Tuple[ThreadState, List[Frame]]] = []
+    walked: List[FrozenSet[int]] = []
+    for state, index, start, end, regions in plan_.slots:
+        tstate = read[index]
+        addr = state.addr
+        if chain.wanted(addr, tstate) != regions:  # type: ignore[arg-type]
+            return None
+        recalled = chain.recall(addr, tstate, regions, read[start:end])  # type: ignore[arg-type]
+        if recalled is None or recalled[2] != generation:
+            return None
+        walked.append(recalled[0].codes)
+        state = ThreadState(addr, state.interp, tstate, state.thread_id, state.native_tid)
+        stacks.append((state, recalled[1]))
+    if not codes.accept_steady(plan_.code_regions, read[plan_.codes_at :], walked):
+        return None
+    return stacks
