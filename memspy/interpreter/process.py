@@ -164,8 +164,7 @@ class PythonProcess:
             message = f"malformed target memory ({type(error).__name__}: {error})"
             raise RemoteReadError(message) from None
         self.quality = walked.quality
-        states = [state for state, _ in walked.stacks]
-        native, names, running = self.facts.learn(states, idle_states)
+        native, names, running = self.facts.learn(walked.states, idle_states)
         stacks = []
         for state, frames in walked.stacks:
             thread_id = state.thread_id

@@ -37,17 +37,21 @@ _Slot = Tuple[ThreadState, int, int, int, List[Region]]
 class Plan:
     """Where the threads of one batch layout lie in its read (see the module)."""
 
-    __slots__ = ("regions", "same_list", "slots", "code_regions", "codes_at")
+    __slots__ = ("regions", "order", "states", "same_list", "slots", "code_regions", "codes_at")
 
     def __init__(
         self,
         regions: List[Region],
+        order: List[int],
+        states: List[ThreadState],
         same_list: SameList,
         slots: List[_Slot],
         code_regions: List[Region],
         codes_at: int,
     ) -> None:
         self.regions = regions  # the batch: a plan holds only for this very list
+        self.order = order  # the stage of each region
+        self.states = states  # the thread states the plan was made from
         self.same_list = same_list
         self.slots = slots
         self.code_regions = code_regions  # the code headers read ahead, at ``codes_at``
@@ -61,6 +65,9 @@ class SteadySamples:
     def __init__(self) -> None:
         self.plan: Optional[Plan] = None
         self.answered = 0  # samples answered from their bytes (see the module)
+        # Whether the last sample was answered: it changed no reader's guesses, so this
+        # one asks for the plan's batch again, and need not work out its regions first.
+        self.armed = False
         self._ahead_of: Tuple[object, ...] = (None, None, None)
         self._ahead: Tuple[List[Region], List[int]] = ([], [])
 
@@ -79,21 +86,24 @@ class SteadySamples:
 
 def plan(
     regions: List[Region],
+    order: List[int],
     states: List[ThreadState],
     same_list: SameList,
     spans: Sequence[Tuple[int, int]],
     asked: Sequence[List[Region]],
     code_regions: List[Region],
 ) -> Plan:
-    """The plan of a sample that read ``regions`` and gave ``states``, each thread's
-    read-ahead at ``spans`` (indexes into the read) and asked for as ``asked``."""
+    """The plan of a sample that read ``regions`` (in stages ``order``) and gave
+    ``states``, each thread's read-ahead at ``spans`` (indexes into the read) and asked
+    for as ``asked``."""
     slots = [
         (state, index, start, end, wanted)
         for index, (state, (start, end), wanted) in enumerate(
             zip(states, spans, asked), start=same_list.first_state
         )
     ]
-    return Plan(regions, same_list, slots, code_regions, len(regions) - len(code_regions))
+    codes_at = len(regions) - len(code_regions)
+    return Plan(regions, order, states, same_list, slots, code_regions, codes_at)
 
 
 def answer(
@@ -104,22 +114,23 @@ def answer(
 ) -> Optional[List[Tuple[ThreadState, List[Frame]]]]:
     """Each thread with its stack, when ``read`` (of ``plan_.regions``) is a steady
     sample (see the module); None, having changed nothing a whole walk relies on, when
-    it is not."""
+    it is not.
+
+    A thread's walk is recalled from exactly the bytes it was read from, at the regions
+    it was read from: a closed walk of these bytes, whatever the thread's read-ahead
+    would ask for now. The thread states are the plan's: the bytes that tell them apart
+    are the same."""
     if None in read or not plan_.same_list.holds(read):  # type: ignore[arg-type]
         return None
     generation = codes.generation
     stacks: List[Tuple[ThreadState, List[Frame]]] = []
     walked: List[FrozenSet[int]] = []
+    recall = chain.recall
     for state, index, start, end, regions in plan_.slots:
-        tstate = read[index]
-        addr = state.addr
-        if chain.wanted(addr, tstate) != regions:  # type: ignore[arg-type]
-            return None
-        recalled = chain.recall(addr, tstate, regions, read[start:end])  # type: ignore[arg-type]
+        recalled = recall(state.addr, read[index], regions, read[start:end])  # type: ignore[arg-type]
         if recalled is None or recalled[2] != generation:
             return None
         walked.append(recalled[0].codes)
-        state = ThreadState(addr, state.interp, tstate, state.thread_id, state.native_tid)
         stacks.append((state, recalled[1]))
     if not codes.accept_steady(plan_.code_regions, read[plan_.codes_at :], walked):
         return None

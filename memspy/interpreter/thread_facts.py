@@ -33,6 +33,7 @@ class ThreadFacts:
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
         self._settled: Optional[Tuple[Tuple[int, int], ...]] = None  # see _steady
+        self._settled_states: Optional[List[ThreadState]] = None  # the list found so
 
     def learn(
         self, states: List[ThreadState], idle_states: bool
@@ -142,11 +143,14 @@ class ThreadFacts:
         """Whether nothing is left to learn about these threads (kernel ids, names): the
         same threads as when all was last learnt, nothing forgotten since, no name due
         for another look. A steady program's samples then skip that bookkeeping."""
-        key = tuple([(state.addr, state.thread_id) for state in states])
         unnamed = self._unnamed
+        if states is self._settled_states and self._settled is not None and not unnamed:
+            return True  # the very list found steady last time (see ``steady``)
+        key = tuple([(state.addr, state.thread_id) for state in states])
         if key == self._settled and not (unnamed and min(unnamed.values()) <= time.monotonic()):
+            self._settled_states = states
             return True
-        self._settled = key
+        self._settled, self._settled_states = key, None
         return False
 
     def _forget_thread(self, thread_id: int) -> None:

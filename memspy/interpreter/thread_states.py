@@ -115,6 +115,11 @@ class Threads:
         # Whether the last snapshot read nothing beyond its batch: the thread list is where
         # it was, and the next batch asks for the same regions.
         self.from_batch = False
+        # What the last snapshot was read from: its batch's regions and stages, and what
+        # the batch read.
+        self.last_read: Tuple[List[Tuple[int, int]], List[int], List[Optional[bytes]]] = (
+            [], [], []
+        )
         self.rereads = 0  # how often the last snapshot read its thread list again (torn)
 
     def _gil_reader(self, interp: int) -> Optional[_GilReader]:
@@ -158,9 +163,10 @@ class Threads:
             self._batch_of, self._batch = made_of, (own + list(ahead), order)
         return self._batch
 
-    def same_list(self, read: List[Optional[bytes]], states: List[ThreadState]) -> SameList:
-        """The check that a later read of the same batch holds the thread list that
-        ``read`` gave as ``states``; for a snapshot that was ``from_batch``."""
+    def same_list(self, states: List[ThreadState]) -> SameList:
+        """The check that a later read of the same batch holds the thread list that the
+        last snapshot (``from_batch``) read as ``states``."""
+        read = self.last_read[2]
         gil = 1 if self._gil is not None else 0
         pointers = (0, 1 + gil, 2 + gil)
         slots = range(3 + gil, 3 + gil + len(states))
@@ -176,24 +182,27 @@ class Threads:
         self,
         ahead: Sequence[Tuple[int, int]],
         stages: Sequence[int] = (),
-        read: Optional[List[Optional[bytes]]] = None,
+        made: Optional[Tuple[List[Tuple[int, int]], List[Optional[bytes]]]] = None,
     ) -> Tuple[List[ThreadState], Optional[int], List[Optional[bytes]]]:
         """``snapshot``, also reading ``ahead`` (what the caller guesses it will need
         next, read in ``stages`` after the thread states) in the same system call; None
-        for a region that could not be read. ``read`` is that call made already (of
-        ``batch(ahead, stages)``'s regions): its bytes are used, not read again."""
+        for a region that could not be read. ``made`` is that call made already: (the
+        regions, what was read), used when those are ``batch(ahead, stages)``'s."""
         self.rereads = 0
         while True:
             regions, order = self.batch(ahead, stages)
+            read = made[1] if made is not None and made[0] is regions else None
+            made = None
             if read is None:
                 read = read_regions(self.memory, regions, order)
             try:
-                return self._snapshot_once(read, len(regions) - len(ahead))
+                found = self._snapshot_once(read, len(regions) - len(ahead))
+                self.last_read = (regions, order, read)
+                return found
             except RemoteReadError:
                 if self.rereads == LIST_READS - 1:
                     raise
                 self.rereads += 1
-                read = None
 
     def _snapshot_once(
         self, read: List[Optional[bytes]], own: int

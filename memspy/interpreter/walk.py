@@ -40,10 +40,11 @@ class Walk:
     several times longer to build.
     """
 
-    __slots__ = ("holder", "stacks", "quality")
+    __slots__ = ("holder", "states", "stacks", "quality")
 
-    def __init__(self, holder: Optional[int]) -> None:
+    def __init__(self, holder: Optional[int], states: List[ThreadState]) -> None:
         self.holder = holder  # address of the GIL holder's thread state
+        self.states = states  # the thread states, in the order of ``stacks``
         self.stacks: List[Tuple[ThreadState, List[Frame]]] = []
         self.quality = [0, 0, 0]  # stacks per quality
 
@@ -67,33 +68,41 @@ def walk(
     """
     steady = steady or SteadySamples()
     code_heads = codes.new_sample()
-    guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
-    ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
-    regions, order = threads.batch(ahead, ahead_stages)
-    read = read_regions(memory, regions, order)
     known = steady.plan
+    if steady.armed and known is not None:
+        regions, order = known.regions, known.order
+    else:
+        guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
+        ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
+        regions, order = threads.batch(ahead, ahead_stages)
+    read = read_regions(memory, regions, order)
     if known is not None and known.regions is regions:
         stacks = answer(known, read, chain, codes)
         if stacks is not None:
             threads.rereads = 0
             steady.answered += 1
-            result = Walk(threads.holder_in(read))
+            steady.armed = True
+            result = Walk(threads.holder_in(read), known.states)
             result.stacks = stacks
             result.quality[EXACT] = len(stacks)
             return result
-        steady.plan = None
-    states, holder, ahead_data = threads.snapshot_with(ahead, ahead_stages, read)
+    if steady.armed:  # the regions, as the last answered sample left every reader
+        guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
+        ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
+    steady.plan, steady.armed = None, False
+    states, holder, ahead_data = threads.snapshot_with(ahead, ahead_stages, (regions, read))
     codes.accept(code_heads, ahead_data[len(guesses) :])
     chain.forget([state.addr for state in states])
-    result = Walk(holder)
+    result = Walk(holder, states)
     guessed = ahead_data[: len(guesses)]
     asked = _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
-    if asked is not None and threads.from_batch and not threads.rereads:
+    if asked is not None and threads.from_batch:
+        regions, order, _ = threads.last_read
         own = len(regions) - len(ahead)
         spans = [guess_spans.get(state.addr, (0, 0)) for state in states]
         spans = [(own + start, own + end) for start, end in spans]
-        same_list = threads.same_list(read, states)
-        steady.plan = plan(regions, states, same_list, spans, asked, code_heads)
+        same_list = threads.same_list(states)
+        steady.plan = plan(regions, order, states, same_list, spans, asked, code_heads)
     return result
 
 
