@@ -31,6 +31,10 @@ What is measured, per workload, interpreter and profiler (several rounds, min/me
   order. Run-to-run noise on this shared machine is about +-2%, larger than the 1% target:
   read a single figure near 1% as "within noise", not as a pass or a failure.
 
+A third row, "floor", runs scripts/bench_floor.py the same way: the timer loop, the one
+batched read of what memspy reads in a steady sample, and the kernel's thread states,
+nothing decoded. Its ratio to py-spy is the least memspy's could be in Python here.
+
 Targets (issue 8), shown in the last column of memspy's rows: marginal CPU per sample
 <= 0.25 x py-spy's on 3.11-3.13 and <= 0.5 x elsewhere (shallow, deep, threads); keep-up
 >= 0.95 at 1000 Hz on shallow and deep on 3.11-3.13 and at 100 Hz on threads (every
@@ -60,6 +64,7 @@ sys.path[:0] = [str(HERE), str(ROOT / "tests")]
 from bench_parse import (  # noqa: E402
     ProfilerCounts,
     Said,
+    floor_counts,
     folded_total,
     marginal_per_sample,
     memspy_counts,
@@ -139,6 +144,13 @@ def _memspy_command(
     return argv + (["--idle"] if idle else [])
 
 
+def _floor_command(
+    path: str, pid: int, rate: float, duration: int, out: str, idle: bool
+) -> List[str]:
+    argv = [sys.executable, path, "-p", str(pid), "-r", str(rate), "-d", str(duration)]
+    return argv + ["-o", out] + (["--idle"] if idle else [])
+
+
 def _tool(name: str, given: Optional[str]) -> str:
     """The tool's real executable: the one beside this interpreter before PATH, where a
     pyenv shim would add a bash script's CPU time to every measurement."""
@@ -153,7 +165,9 @@ def _tool(name: str, given: Optional[str]) -> str:
     return found
 
 
-def profilers(pyspy: Optional[str], memspy: Optional[str]) -> Tuple[Profiler, Profiler]:
+def profilers(pyspy: Optional[str], memspy: Optional[str]) -> Tuple[Profiler, ...]:
+    """py-spy, memspy, and the floor of a Python sampler (scripts/bench_floor.py), which
+    takes no part in the fixed-work runs."""
     return (
         Profiler(
             "py-spy",
@@ -170,6 +184,14 @@ def profilers(pyspy: Optional[str], memspy: Optional[str]) -> Tuple[Profiler, Pr
             "memspy: stopped",
             _memspy_command,
             memspy_counts,
+        ),
+        Profiler(
+            "floor",
+            str(HERE / "bench_floor.py"),
+            "floor: sampling process",
+            "floor: stopped",
+            _floor_command,
+            floor_counts,
         ),
     )
 
@@ -381,7 +403,7 @@ def run_all(
             except (BenchError, ValueError) as error:
                 results.errors.append(f"fixed on {python.id}: {error}")
                 continue
-            for tool in _work_order(tools, round_index, args.fixed_repeats):
+            for tool in _work_order(tools[:2], round_index, args.fixed_repeats):
                 label = tool.name if tool else "none"
                 try:
                     seconds = timed_work(python.path, args.fixed_iterations, tool)
@@ -452,9 +474,10 @@ def cpu_rows(results: Results, pythons: Sequence[Interpreter]) -> List[List[str]
         for python in pythons:
             rounds = {
                 name: results.cpu.get((load.name, python.id, name), [])
-                for name in ("py-spy", "memspy")
+                for name in ("py-spy", "memspy", "floor")
             }
-            if not any(rounds.values()):
+            rounds = {name: got for name, got in rounds.items() if got}
+            if not rounds.get("py-spy"):
                 continue
             medians = {
                 name: (
@@ -565,7 +588,9 @@ the medians; the CPU target is judged on the marginal ratio. keep-up: ticks in t
 py-spy announces itself a little after it starts, so it can show a few % above 1.
 threads: both profilers with --idle, stacks divided by its 51 threads. dropped: attempted
 samples the profiler discarded (memspy read errors, py-spy errors). slowdown: min
-fixed-work time with the profiler / min without, minus 1."""
+fixed-work time with the profiler / min without, minus 1. floor: scripts/bench_floor.py,
+the least a Python sampler reading what memspy reads must do per tick (wake up, the one
+batched read, and without --idle one /proc read per thread), decoding nothing."""
 
 
 def choose(requested: Optional[List[str]], every: bool) -> List[Interpreter]:

@@ -17,6 +17,7 @@ _MEMSPY_COUNTS = re.compile(
     r"memspy: (\d+) ticks missed .*?, (\d+) late; (\d+) samples dropped for read errors"
 )
 _PYSPY_SAMPLES = re.compile(r"Samples: (\d+) Errors: (\d+)")
+_FLOOR_COUNTS = re.compile(r"floor: (\d+) samples, (\d+) ticks missed")
 _ELAPSED = re.compile(r"^elapsed (\d+(?:\.\d*)?)$")
 
 
@@ -66,6 +67,14 @@ def pyspy_counts(stderr: str) -> ProfilerCounts:
     if not found:
         raise ValueError(f"no py-spy statistics in its output: {stderr[-300:]!r}")
     return ProfilerCounts(int(found.group(1)), int(found.group(2)))
+
+
+def floor_counts(stderr: str) -> ProfilerCounts:
+    """The floor sampler's closing line (scripts/bench_floor.py); it drops nothing."""
+    found = _FLOOR_COUNTS.search(stderr)
+    if not found:
+        raise ValueError(f"no floor statistics in its output: {stderr[-300:]!r}")
+    return ProfilerCounts(int(found.group(1)), 0, int(found.group(2)))
 
 
 class Said(NamedTuple):

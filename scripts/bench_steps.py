@@ -16,9 +16,10 @@ machine can avoid:
 - the batch: the sample's own batched read (every region a steady sample needs), alone.
 
 Then a whole sample (``PythonProcess.sample`` plus the collapsed writer's ``add``) and its
-steps: the read, the thread list around it, the walks of the stacks (with the check of
-their code objects), the kernel's thread states, the rest of the sample (code-header
-read-ahead, thread ids and names, the sample's tuples), the writer. Steps are timed by
+steps: the read; a steady sample answered from its bytes; for the others, the thread
+list and the walks of the stacks (with the check of their code objects); the kernel's
+thread states; the rest of the sample (code-header read-ahead, thread ids and names, the
+sample's tuples); the writer; and the share of samples answered from their bytes. Steps are timed by
 wrapping their functions (about 1 µs each, so the steps add up to a little more than the
 whole).
 
@@ -130,28 +131,32 @@ def measure(pid: int, samples: int) -> Dict[str, Dict[str, float]]:
         )
         row["  (its regions)"] = len(regions)
         row["whole sample"] = _per_call(sample, samples, sleep)
-        # Nested steps are timed by separate wrappers, never one inside another's.
-        outer, inner = Steps(), Steps()
-        outer.wrap(PythonProcess, "sample", "sample")
-        outer.wrap(Threads, "snapshot_with", "snapshot")
-        inner.wrap(process_memory.ProcessMemory, "_read_batch", "read")
-        outer.wrap(walk_module, "_walk_states", "walks")
-        outer.wrap(ThreadFacts, "_running", "proc")
-        outer.wrap(type(recording), "add", "writer")
+        # Each step is its own function; the sample holds them all, the read and the
+        # steady answer happen in ``walk`` itself, the others in the whole walk.
+        steps = Steps()
+        steps.wrap(PythonProcess, "sample", "sample")
+        steps.wrap(process_memory.ProcessMemory, "_read_batch", "read")
+        steps.wrap(walk_module, "answer", "answer")
+        steps.wrap(Threads, "snapshot_with", "snapshot")
+        steps.wrap(walk_module, "_walk_states", "walks")
+        steps.wrap(ThreadFacts, "_running", "proc")
+        steps.wrap(type(recording), "add", "writer")
+        answered = process.steady.answered
         try:
             _per_call(sample, samples, sleep)
         finally:
-            inner.undo()
-            outer.undo()
-        part = {label: ns / samples / 1000 for label, ns in {**outer.spent, **inner.spent}.items()}
+            steps.undo()
+        part = defaultdict(float, {label: ns / samples / 1000 for label, ns in steps.spent.items()})
         row["  read (the system call)"] = part["read"]
-        row["  thread list (around the read)"] = part["snapshot"] - part["read"]
-        row["  stack walks and code checks"] = part["walks"]
+        row["  answered from the bytes (steady)"] = part["answer"]
+        row["  thread list (whole walks)"] = part["snapshot"]
+        row["  stack walks and code checks (whole walks)"] = part["walks"]
         row["  thread states from /proc"] = part["proc"]
-        row["  the rest of the sample"] = (
-            part["sample"] - part["snapshot"] - part["walks"] - part["proc"]
+        row["  the rest of the sample"] = part["sample"] - sum(
+            part[label] for label in ("read", "answer", "snapshot", "walks", "proc")
         )
         row["  writer (collapsed)"] = part["writer"]
+        row["  (samples answered, %)"] = 100 * (process.steady.answered - answered) / samples
     process.close()
     return out
 
@@ -201,7 +206,7 @@ def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
     for step in rounds[0]["hot"]:
         hot = statistics.median(r["hot"][step] for r in rounds)
         cold = statistics.median(r["after a wake-up"][step] for r in rounds)
-        if step == "  (its regions)":
+        if step in ("  (its regions)", "  (samples answered, %)"):
             lines.append(f"| {step} | {hot:.0f} | {cold:.0f} |")
             continue
         hot_text = "" if step.startswith("wake-up") else f"{hot:.1f}"

@@ -48,8 +48,10 @@ class StatusLine:
         self._next = 0.0
 
     def update(self, stats: RunStats) -> None:
+        if not self.enabled:
+            return
         now = time.monotonic()
-        if not self.enabled or now < self._next:
+        if now < self._next:
             return
         self._next = now + 0.25
         elapsed = now - stats.started

@@ -17,8 +17,10 @@ class CountingCollector(Collector):
         self.weights: defaultdict[StackId, int] = defaultdict(int)
 
     def collect(self, sample: Sample) -> None:
+        weights, stack_id = self.weights, self.table.stack_id
         for thread in sample.threads:
-            self.collect_weighted(thread, 1)
+            if thread.frames:
+                weights[stack_id(thread)] += 1
 
     def collect_weighted(self, thread: ThreadStack, weight: int) -> None:
         if thread.frames:

@@ -61,6 +61,9 @@ class StackTable:
         # The walker's frames tuple straight to frame ids: one hash per sample instead of
         # one key per frame. As many entries as distinct stacks seen with their lines.
         self._frames_ids: dict[tuple[Frame, ...], tuple[int, ...]] = {}
+        # And straight to its stack id, without ``--threads`` (which adds the thread to
+        # the key): one lookup per thread per sample. As bounded as ``_frames_ids``.
+        self._frames_stack: dict[tuple[Frame, ...], StackId] = {}
         # Where each function (name, file) begins, 0 when unknown or ambiguous: before 3.11
         # two methods of one file can share a name (no qualified names) and a start.
         self.start_lines: dict[tuple[str, str | None], int] = {}
@@ -90,7 +93,13 @@ class StackTable:
 
     def stack_id(self, thread: ThreadStack) -> StackId:
         """The thread's stack, root first, under the thread's root frame with ``--threads``."""
-        return self.intern(self.root_first(thread.frames, thread))
+        frames = thread.frames
+        found = self._frames_stack.get(frames)
+        if found is None:
+            found = self.intern(self.root_first(frames, thread))
+            if not self.options.threads and frames in self._frames_ids:
+                self._frames_stack[frames] = found
+        return found
 
     def root_first(self, frames: tuple[Frame, ...], thread: ThreadStack) -> tuple[int, ...]:
         ids = self._frames_ids.get(frames)

@@ -136,17 +136,20 @@ class CodeCache:
         heads: Sequence[Optional[bytes]],
         codes: Iterable[FrozenSet[int]],
     ) -> bool:
-        """``accept`` then ``validate(codes)``, for a sample whose headers read ahead are
-        byte for byte those accepted last, with every code object of ``codes`` among
-        them: True, with the effect of those two calls (and no read). False, with no
-        effect at all, for any other sample."""
+        """``new_sample``, ``accept`` and ``validate(codes)`` in one, for a sample whose
+        headers read ahead are byte for byte those accepted last, with every code object
+        of ``codes`` among them: True, with the effect of those calls (and no read),
+        when the headers read ahead are those ``new_sample`` would name (the last sample
+        was such a one too, or ``new_sample`` named them). False, with no effect at
+        all, for any other sample."""
         if (regions, heads, self.generation) != self._accepted:
             return False
         checked = self._accepted_checked
         if not checked.keys() >= frozenset().union(*codes):
             return False
-        self._heads.append((regions, heads))
-        self._checked.update(checked)
+        self._heads = [(regions, heads)]
+        self._checked = dict(checked)
+        self._zombies = None
         return True
 
     def validate(self, addrs: Iterable[FrozenSet[int]]) -> None:

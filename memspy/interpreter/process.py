@@ -34,6 +34,11 @@ from memspy.offsets import Layout, load_layout
 INIT_TIMEOUT = 3.0  # seconds a just-started interpreter is given to initialise
 _DECODING_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError)
 
+# A ThreadStack (a Sample) from its fields: a tuple built in C, where the named tuple's
+# own constructor is a Python call (one per thread per sample).
+_new_stack = functools.partial(tuple.__new__, ThreadStack)
+_new_sample = functools.partial(tuple.__new__, Sample)
+
 # Where a thread parks when it waits: used only when the kernel cannot tell (no tid known).
 _WAITING = {("wait", "threading.py"), ("select", "selectors.py"), ("poll", "selectors.py")}
 
@@ -165,20 +170,28 @@ class PythonProcess:
             raise RemoteReadError(message) from None
         self.quality = walked.quality
         native, names, running = self.facts.learn(walked.states, idle_states)
+        holder = walked.holder
         stacks = []
         for state, frames in walked.stacks:
             thread_id = state.thread_id
+            runs = running.get(thread_id)
+            if runs is not None:
+                idle = not runs
+            else:  # guessed from where the innermost frame waits
+                idle = _waits(frames[0]) if frames else True
             stacks.append(
-                ThreadStack(  # thread id, kernel id, name, GIL, idle, frames
-                    thread_id,
-                    state.native_tid or native.get(thread_id),
-                    names.get(thread_id),
-                    state.addr == walked.holder,
-                    _idle(running.get(thread_id), frames),
-                    tuple(frames),
+                _new_stack(  # thread id, kernel id, name, GIL, idle, frames
+                    (
+                        thread_id,
+                        state.native_tid or native.get(thread_id),
+                        names.get(thread_id),
+                        state.addr == holder,
+                        idle,
+                        tuple(frames),
+                    ),
                 )
             )
-        return Sample(time.monotonic(), self.pid, tuple(stacks))
+        return _new_sample((time.monotonic(), self.pid, tuple(stacks)))
 
     def variables(self, sample: Sample) -> Dict[int, List[Optional[List[Variable]]]]:
         """The variables of every frame of ``sample`` (a list per frame, None where they
@@ -195,13 +208,6 @@ class PythonProcess:
 
     def close(self) -> None:
         self.facts.close()
-
-
-def _idle(running: Optional[bool], frames: List[Frame]) -> bool:
-    """Idle per the kernel, else guessed from where the innermost frame waits."""
-    if running is not None:
-        return not running
-    return _waits(frames[0]) if frames else True
 
 
 @functools.lru_cache(maxsize=4096)

@@ -67,15 +67,15 @@ def walk(
     target's exit, raises.
     """
     steady = steady or SteadySamples()
-    code_heads = codes.new_sample()
     known = steady.plan
     if steady.armed and known is not None:
         regions, order = known.regions, known.order
     else:
+        code_heads = codes.new_sample()
         guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
         ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
         regions, order = threads.batch(ahead, ahead_stages)
-    read = read_regions(memory, regions, order)
+    read = memory.read_some(regions, order)  # never empty: the list head is in it
     if known is not None and known.regions is regions:
         stacks = answer(known, read, chain, codes)
         if stacks is not None:
@@ -87,6 +87,7 @@ def walk(
             result.quality[EXACT] = len(stacks)
             return result
     if steady.armed:  # the regions, as the last answered sample left every reader
+        code_heads = codes.new_sample()
         guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
         ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
     steady.plan, steady.armed = None, False

@@ -253,7 +253,8 @@ class Sampler:
         for index, count in enumerate(process.quality):
             self.stats.stacks[index] += count
         self.stats.relisted += process.relisted
-        self._commit(pid)
+        if self._pending:
+            self._commit(pid)
         return sample if pauser is None else running_before_pause(sample, pauser.running)
 
     def _error(self, pid: int, kind: str, message: str) -> None:
@@ -308,7 +309,8 @@ class Sampler:
                 scheduled += behind
                 if now - due > LATE * self.interval:
                     stats.late += 1
-                self.targets.discover(now)
+                if self.targets.follow:
+                    self.targets.discover(now)
                 self._tick()
                 stats.last_tick = now
                 if self.targets.root_exited():

@@ -120,15 +120,15 @@ class FrameChain:
             Tuple[List[Tuple[int, int]], Dict[int, Tuple[int, int]], List[int]]
         ] = None
 
-    def walk_key(self, tstate: bytes) -> bytes:
-        """The bytes of a thread state that its ``prefetch`` and ``raw`` read: equal keys
-        and equal read-ahead make the same walk."""
-        return tstate
+    # The bytes of a thread state that its ``prefetch`` and ``raw`` read: equal keys and
+    # equal read-ahead make the same walk. A slice, not a method: taken for every thread
+    # of every sample. All of it here (a whole slice of bytes is the bytes themselves).
+    walk_key = slice(None)
 
     def wanted(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """``prefetch``, answered again without work while the thread state's bytes are
         the same and no walk has changed what this thread's read-ahead is made from."""
-        key = self.walk_key(tstate)
+        key = tstate[self.walk_key]
         asked = self._asked.get(tstate_addr)
         if asked is not None and asked[0] == key:
             return asked[1]
@@ -193,7 +193,7 @@ class FrameChain:
 
         A closed walk is a function of these bytes and of the code cache alone, so a
         walk recalled is the walk that would be made: no sample is biased by it."""
-        key = self.walk_key(tstate)
+        key = tstate[self.walk_key]
         last = self._remembered.get(tstate_addr)
         if last is None or last.inputs != (key, prefetched, regions):
             memo = self._memo.get(tstate_addr)
@@ -213,7 +213,7 @@ class FrameChain:
         for the next walk to reuse the part of it that did not (deep stacks mostly grow
         and shrink at the top)."""
         if raw.closed and not raw.cut and not (frames and frames[-1] is UNKNOWN_FRAME):
-            key = self.walk_key(tstate)
+            key = tstate[self.walk_key]
             inputs = (key, list(prefetched), regions)
             if raw.reused is not None:  # or each walk would keep the one before alive
                 raw = RawStack(*raw[:4], None, *raw[5:])  # a third of ``_replace``'s cost

@@ -88,6 +88,9 @@ class PyFrameChain(FrameChain):
         super().__init__(memory, codes, max_depth)
         f = layout.pyframe
         self._top_off = layout.tstate.frame
+        # The walk key is only the frame pointer: the rest of a thread state (2.7's tick
+        # counter, the recursion depth) changes without changing the walk.
+        self.walk_key = slice(self._top_off, self._top_off + 8)
         self._back, self._refcnt = f.f_back, layout.object.refcnt
         # One unpack gives the code and f_lasti, in the order of their offsets in every
         # pyframe layout (tests/unit/offsets/test_offsets.py checks it).
@@ -100,10 +103,6 @@ class PyFrameChain(FrameChain):
         self.parents = Parents()
         self.call_sites = CallSites()
 
-    def walk_key(self, tstate: bytes) -> bytes:
-        """Only the frame pointer: the rest of a thread state (2.7's tick counter, the
-        recursion depth) changes without changing the walk."""
-        return tstate[self._top_off : self._top_off + 8]
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         guess = self._guess.get(tstate_addr, [])
