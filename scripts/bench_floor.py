@@ -44,9 +44,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     regions, stages = memory._packed_regions, memory._packed_stages
     stats: List[int] = []
     if not args.idle:
-        for thread in threads:
-            path = f"/proc/{args.pid}/task/{thread.native_tid}/stat"
-            stats.append(os.open(path, os.O_RDONLY))
+        for thread in threads:  # those memspy knows the kernel's id of, as it asks
+            if thread.native_tid is not None:
+                path = f"/proc/{args.pid}/task/{thread.native_tid}/stat"
+                stats.append(os.open(path, os.O_RDONLY))
     print(f"floor: sampling process {args.pid}", file=sys.stderr, flush=True)
     interval = 1.0 / args.rate
     start = time.monotonic()

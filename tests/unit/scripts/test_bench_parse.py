@@ -58,6 +58,13 @@ def test_pyspy_counts():
     assert counts.dropped_share == pytest.approx(12 / 2011)
 
 
+def test_floor_counts():
+    text = "floor: sampling process 7\nfloor: stopped\nfloor: 1987 samples, 13 ticks missed\n"
+    assert bench.floor_counts(text) == bench.ProfilerCounts(samples=1987, dropped=0, missed=13)
+    with pytest.raises(ValueError, match="floor"):
+        bench.floor_counts(MEMSPY)
+
+
 def test_no_statistics_is_an_error_not_a_zero():
     with pytest.raises(ValueError, match="memspy"):
         bench.memspy_counts(PYSPY)
