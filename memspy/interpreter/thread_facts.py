@@ -33,7 +33,8 @@ class ThreadFacts:
         self._native: Dict[int, int] = {}
         self._last_states: Tuple[Tuple[int, int], ...] = ()  # see _forget_reused
         self._settled: Optional[Tuple[Tuple[int, int], ...]] = None  # see _steady
-        self._settled_states: Optional[List[ThreadState]] = None  # the list found so
+        # The very list object last found steady: an answered sample passes it again.
+        self._settled_states: Optional[List[ThreadState]] = None
 
     def learn(
         self, states: List[ThreadState], idle_states: bool

@@ -216,9 +216,8 @@ class Threads:
         gil = self._gil
         if data[0] is None:
             raise RemoteReadError("cannot read the interpreter list")
-        holder = None
+        holder = self.holder_in(read)
         if self._gil is not None:
-            holder = self._gil.holder(data[1]) if data[1] is not None else None
             del data[1]
         first = _PTR.unpack_from(data[0], 0)[0]
         states: List[ThreadState] = []
@@ -255,7 +254,7 @@ class Threads:
                 self._gil = None
         # Every byte came from the batch, whose regions ``batch`` gives again next time.
         self.from_batch = from_batch and first == guess_interp != 0 and self._gil is gil
-        return states, holder or None, ahead_data
+        return states, holder, ahead_data
 
     def _regions_of(self, guess_interp: int, guess: List[int]) -> List[Tuple[int, int]]:
         """What a snapshot reads first: the list head, the GIL holder, and, where the last

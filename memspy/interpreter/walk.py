@@ -70,11 +70,10 @@ def walk(
     known = steady.plan
     if steady.armed and known is not None:
         regions, order = known.regions, known.order
+        planned = None  # worked out below if the plan fails: the same regions
     else:
-        code_heads = codes.new_sample()
-        guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
-        ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
-        regions, order = threads.batch(ahead, ahead_stages)
+        planned = _read_ahead(chain, codes, steady)
+        regions, order = threads.batch(*planned[3:])
     read = memory.read_some(regions, order)  # never empty: the list head is in it
     if known is not None and known.regions is regions:
         stacks = answer(known, read, chain, codes)
@@ -86,10 +85,9 @@ def walk(
             result.stacks = stacks
             result.quality[EXACT] = len(stacks)
             return result
-    if steady.armed:  # the regions, as the last answered sample left every reader
-        code_heads = codes.new_sample()
-        guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
-        ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
+    if planned is None:  # as the last answered sample left every reader
+        planned = _read_ahead(chain, codes, steady)
+    code_heads, guesses, guess_spans, ahead, ahead_stages = planned
     steady.plan, steady.armed = None, False
     states, holder, ahead_data = threads.snapshot_with(ahead, ahead_stages, (regions, read))
     codes.accept(code_heads, ahead_data[len(guesses) :])
@@ -105,6 +103,24 @@ def walk(
         same_list = threads.same_list(states)
         steady.plan = plan(regions, order, states, same_list, spans, asked, code_heads)
     return result
+
+
+def _read_ahead(
+    chain: FrameChain, codes: CodeCache, steady: SteadySamples
+) -> Tuple[
+    List[Tuple[int, int]],
+    List[Tuple[int, int]],
+    Dict[int, Tuple[int, int]],
+    List[Tuple[int, int]],
+    List[int],
+]:
+    """What the sample reads after the thread list, as the readers guess it now: (the code
+    headers, the frames' guesses, where each thread's lie among them, both together, and
+    the stage of each)."""
+    code_heads = codes.new_sample()
+    guesses, guess_spans, stages = chain.guesses(MAX_PREFETCH_BYTES)
+    ahead, ahead_stages = steady.ahead(guesses, stages, code_heads)
+    return code_heads, guesses, guess_spans, ahead, ahead_stages
 
 
 def _walk_states(

@@ -76,7 +76,6 @@ class ProcessMemory:
         # The very lists last packed from (a steady sampler passes the same objects).
         self._packed_from: Tuple[object, object] = (None, None)
         self._packed_buf = ctypes.create_string_buffer(0)  # exactly the packed runs' size
-        self._packed_base = 0
         self._spans: List[Tuple[int, int]] = []
         self._cut: Callable[[bytes], Sequence[bytes]] = tuple  # the slices of each region
         self._total = 0
@@ -270,7 +269,7 @@ class ProcessMemory:
         layout.pack_into(local, 0, *local_words)
         layout.pack_into(remote, 0, *remote_words)
         self._packed_regions, self._packed_stages = list(regions), stages
-        self._packed_buf, self._packed_base = buf, base
+        self._packed_buf = buf
         self._spans, self._total, self._iov_count = spans, total, len(runs)
         cut = operator.itemgetter(*[slice(start, end) for start, end in spans])
         self._cut = cut if len(spans) > 1 else lambda raw: [cut(raw)]

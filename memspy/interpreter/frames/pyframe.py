@@ -103,7 +103,6 @@ class PyFrameChain(FrameChain):
         self.parents = Parents()
         self.call_sites = CallSites()
 
-
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         guess = self._guess.get(tstate_addr, [])
         addrs = guess + self._recent.get(tstate_addr, [])
