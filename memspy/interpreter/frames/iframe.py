@@ -245,6 +245,7 @@ class InterpreterFrameChain(FrameChain):
         if trail is not None and (chunk_data is None or trail.plan != plan or moved):
             trail = None
         budget = MAX_CHUNK_READ_BYTES
+        chunks_read = set()  # older chunks: a damaged list of them may loop
         out: List[RawFrame] = []
         outside: List[int] = []
         visited: List[int] = []  # frames in walk order, hidden ones too
@@ -309,8 +310,9 @@ class InterpreterFrameChain(FrameChain):
             else:
                 trail = None  # what comes next depends on what was read until here
                 found = regions.find(addr, size)
-                while found is None and older and budget > 0:
+                while found is None and older and budget > 0 and older not in chunks_read:
                     this = older
+                    chunks_read.add(this)
                     older, spent, from_ahead = self._older_chunk(regions, this, older_ahead)
                     if not from_ahead:
                         closed, quality = False, max(quality, REPAIRED)
