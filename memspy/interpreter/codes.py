@@ -194,11 +194,17 @@ class CodeCache:
         self._checked[addr] = info
         return info
 
+    def known(self, addr: int) -> Optional[CodeInfo]:
+        """The decoding cached for ``addr``, if any: no read, and, unlike ``get``,
+        nothing marked as checked in this sample (a walk recalled from its bytes before
+        ``validate`` must not spare a code object its check)."""
+        return self._checked.get(addr) or self._cache.get(addr)
+
     def peek(self, addr: int) -> Optional[CodeInfo]:
         """The code at ``addr`` for a walk before ``validate`` (None if it is unreadable
         or no code object): a new one is decoded and cached, but left for ``validate`` to
         check like any other."""
-        info = self._checked.get(addr) or self._cache.get(addr)
+        info = self.known(addr)
         if info is None:
             try:
                 info = self._load(addr)

@@ -29,8 +29,10 @@ from memspy.interpreter.frames.chain import (
     reused_stack,
     unknown_stack,
 )
+from memspy.interpreter.frames.moving_top import MovingTops, Region
 from memspy.interpreter.frames.trail import Trail, new_trail
 from memspy.memory.base import Memory, read_each
+from memspy.model import Frame
 from memspy.offsets import Layout
 
 _PTR = struct.Struct("<Q")
@@ -107,6 +109,7 @@ class InterpreterFrameChain(FrameChain):
         self._prefetches: Dict[int, tuple] = {}
         self._thread = o.thread
         self.call_sites = CallSites()
+        self._moving = MovingTops(layout, codes, self.call_sites)
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """The current chunk's used part and a little more (next time the stack may be a
@@ -176,7 +179,8 @@ class InterpreterFrameChain(FrameChain):
     def _tables(self) -> List[Dict[int, object]]:
         return [
             *super()._tables(), self._outside, self._older, self._plans, self._chunk_frames,
-            self._chunk_ends, self._cframes, self._prefetches,
+            self._chunk_ends, self._cframes, self._prefetches, self._moving.tops,
+            self._moving.noted,
         ]
 
     def _older_chunk(
@@ -306,6 +310,10 @@ class InterpreterFrameChain(FrameChain):
                         if len(innermost) == 1 and (cstack is None or owner < cstack):
                             innermost.append((addr, len(out)))  # the first frame reused
                         self._learn_site(innermost, reused.frames)
+                        self._note_top(
+                            tstate_addr, reused, reused.trail, chunk, chunk_end, visited, made,
+                            innermost, len(cframes),
+                        )
                         return reused
             else:
                 trail = None  # what comes next depends on what was read until here
@@ -380,7 +388,54 @@ class InterpreterFrameChain(FrameChain):
             self._learn_site(innermost, out)
         if closed and chunk_data is not None:
             trail = new_trail(plan, chunk_data, chunk, size, visited, made, outside, older_read)
-        return raw_stack(out, False, closed, trail, quality)
+        raw = raw_stack(out, False, closed, trail, quality)
+        if quality == EXACT:
+            self._note_top(
+                tstate_addr, raw, trail, chunk, chunk_end, visited, made, innermost, len(cframes)
+            )
+        return raw
+
+    def _note_top(
+        self, tstate_addr: int, raw: RawStack, trail: Optional[Trail], chunk: int,
+        chunk_end: int, visited: List[int], made: List[bool],
+        innermost: List[Tuple[int, int]], at: int,
+    ) -> None:
+        """Note a closed, exact walk as a moving top (see ``moving_top``) when its
+        innermost frame made a raw frame in the current chunk, above every other frame
+        of the chunk that the walk (or the walks whose bottom it reused) read."""
+        if trail is None or not made[0]:
+            return
+        first = visited[0]
+        position = trail.position(first)
+        if position is None or not chunk <= first <= chunk_end - self._frame_size:
+            return
+        if position and trail.at(position - 1)[0] > first - chunk:
+            return
+        site = None
+        if len(innermost) == 2:
+            (_, callee), (caller, index) = innermost
+            frames = raw.frames
+            site = (caller, frames[index][0], frames[callee][0], frames[index][1])
+        self._moving.note(tstate_addr, raw, first - chunk, at, site)
+
+    def recall(
+        self, tstate_addr: int, tstate: bytes, regions: List[Region], prefetched: Prefetched,
+    ) -> Optional[Tuple[RawStack, List[Frame], int]]:
+        """A walk kept from these very bytes, else one kept from the same bytes but
+        those its innermost frame changes as it runs (see ``moving_top``)."""
+        return super().recall(tstate_addr, tstate, regions, prefetched) or self._moving.recall(
+            tstate_addr, tstate, regions, prefetched
+        )
+
+    def remember(
+        self, tstate_addr: int, tstate: bytes, regions: List[Region], prefetched: Prefetched,
+        raw: RawStack, frames: List[Frame], hidden: List[int],
+    ) -> None:
+        super().remember(tstate_addr, tstate, regions, prefetched, raw, frames, hidden)
+        if tstate_addr in self._moving.noted:
+            self._moving.keep(
+                tstate_addr, tstate, regions, prefetched, raw, self._remembered.get(tstate_addr)
+            )
 
     def _learn_site(self, innermost: List[Tuple[int, int]], frames: Sequence[RawFrame]) -> None:
         """Where the caller of the innermost frame was, from a walk read at one instant."""
