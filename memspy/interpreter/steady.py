@@ -7,15 +7,19 @@ and do little else. Yet the sample still rebuilt every thread state, cut every t
 read-ahead out of the batch and checked it region by region, some hundred small steps,
 each paid again after the sampler's sleep with cold caches.
 
-``Plan`` takes such a sample's batch layout once: where in the batch each thread state
-and its read-ahead lie. While the next samples ask for the very same batch (the same
+``Plan`` takes the batch layout of a sample whose threads all found their read-ahead
+in the batch, as guessed, and left the guesses as they were: where in the batch each
+thread state and its read-ahead lie. While the next samples ask for the very same batch (the same
 list object: every reader's guesses unchanged), a sample whose thread list holds byte
 for byte (``SameList``), whose threads each recall a kept walk from exactly the bytes
 read now, and whose code headers are those accepted last, is that list of recalled
 walks. It is what the whole walk would return from these bytes, since a recalled walk is
 a function of the bytes it was read from and of the code cache: no sample is biased by
-the shortcut. Any other sample goes on to the whole walk with the bytes already read:
-never read again.
+the shortcut. A sample whose thread list and code headers hold but some of whose
+threads recall no walk (a busy thread of a server, somewhere new) walks those threads
+alone, from the bytes the batch read for them, with no thread list to rebuild and no
+other thread to look at. Any other sample goes on to the whole walk with the bytes
+already read: never read again.
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from memspy.model import Frame
 Region = Tuple[int, int]
 # A thread's place in the batch: its state as last read, where its bytes lie, and the
 # read-ahead its walk asked for.
-_Slot = Tuple[ThreadState, int, int, int, List[Region]]
+Slot = Tuple[ThreadState, int, int, int, List[Region]]
+# Every thread with its stack (None where its walk was not recalled), and the index and
+# slot of each of those.
+Answer = Tuple[List[Tuple[ThreadState, Optional[List[Frame]]]], List[Tuple[int, Slot]]]
 
 
 class Plan:
@@ -45,7 +52,7 @@ class Plan:
         order: List[int],
         states: List[ThreadState],
         same_list: SameList,
-        slots: List[_Slot],
+        slots: List[Slot],
         code_regions: List[Region],
         codes_at: int,
     ) -> None:
@@ -65,6 +72,7 @@ class SteadySamples:
     def __init__(self) -> None:
         self.plan: Optional[Plan] = None
         self.answered = 0  # samples answered from their bytes (see the module)
+        self.partly = 0  # samples answered but for some threads, walked from their bytes
         # Whether the last sample was answered: it changed no reader's guesses, so this
         # one asks for the plan's batch again, and need not work out its regions first.
         self.armed = False
@@ -111,10 +119,12 @@ def answer(
     read: List[Optional[bytes]],
     chain: FrameChain,
     codes: CodeCache,
-) -> Optional[List[Tuple[ThreadState, List[Frame]]]]:
+) -> Optional[Answer]:
     """Each thread with its stack, when ``read`` (of ``plan_.regions``) is a steady
-    sample (see the module); None, having changed nothing a whole walk relies on, when
-    it is not.
+    sample (see the module), and the slots of the threads whose walks were not recalled
+    (their stacks None, for the caller to walk from the bytes of ``read``); None, having
+    changed nothing a whole walk relies on, when the thread list or the code headers
+    changed.
 
     A thread's walk is recalled from exactly the bytes it was read from, at the regions
     it was read from: a closed walk of these bytes, whatever the thread's read-ahead
@@ -123,15 +133,19 @@ def answer(
     if None in read or not plan_.same_list.holds(read):  # type: ignore[arg-type]
         return None
     generation = codes.generation
-    stacks: List[Tuple[ThreadState, List[Frame]]] = []
+    stacks: List[Tuple[ThreadState, Optional[List[Frame]]]] = []
     walked: List[FrozenSet[int]] = []
+    missed: List[Tuple[int, Slot]] = []
     recall = chain.recall
-    for state, index, start, end, regions in plan_.slots:
+    for slot in plan_.slots:
+        state, index, start, end, regions = slot
         recalled = recall(state.addr, read[index], regions, read[start:end])  # type: ignore[arg-type]
         if recalled is None or recalled[2] != generation:
-            return None
+            missed.append((len(stacks), slot))
+            stacks.append((state, None))
+            continue
         walked.append(recalled[0].codes)
         stacks.append((state, recalled[1]))
     if not codes.accept_steady(plan_.code_regions, read[plan_.codes_at :], walked):
         return None
-    return stacks
+    return stacks, missed

@@ -35,6 +35,7 @@ class ThreadFacts:
         self._settled: Optional[Tuple[Tuple[int, int], ...]] = None  # see _steady
         # The very list object last found steady: an answered sample passes it again.
         self._settled_states: Optional[List[ThreadState]] = None
+        self._name_due = 0.0  # when the first unnamed thread of that list is looked at again
 
     def learn(
         self, states: List[ThreadState], idle_states: bool
@@ -144,12 +145,16 @@ class ThreadFacts:
         """Whether nothing is left to learn about these threads (kernel ids, names): the
         same threads as when all was last learnt, nothing forgotten since, no name due
         for another look. A steady program's samples then skip that bookkeeping."""
-        unnamed = self._unnamed
-        if states is self._settled_states and self._settled is not None and not unnamed:
+        if (
+            states is self._settled_states
+            and self._settled is not None
+            and (not self._unnamed or self._name_due > time.monotonic())
+        ):
             return True  # the very list found steady last time (see ``steady``)
+        due = min(self._unnamed.values(), default=0.0)
         key = tuple([(state.addr, state.thread_id) for state in states])
-        if key == self._settled and not (unnamed and min(unnamed.values()) <= time.monotonic()):
-            self._settled_states = states
+        if key == self._settled and not (self._unnamed and due <= time.monotonic()):
+            self._settled_states, self._name_due = states, due
             return True
         self._settled, self._settled_states = key, None
         return False

@@ -20,7 +20,7 @@ from memspy.interpreter.frames.chain import (
     unknown_stack,
 )
 from memspy.interpreter.linked_lists import within_budget
-from memspy.interpreter.steady import SteadySamples, answer, plan
+from memspy.interpreter.steady import Plan, Slot, SteadySamples, answer, plan
 from memspy.interpreter.thread_states import Threads, ThreadState
 from memspy.memory.base import Memory, read_regions
 from memspy.model import Frame
@@ -76,14 +76,22 @@ def walk(
         regions, order = threads.batch(*planned[3:])
     read = memory.read_some(regions, order)  # never empty: the list head is in it
     if known is not None and known.regions is regions:
-        stacks = answer(known, read, chain, codes)
-        if stacks is not None:
+        answered = answer(known, read, chain, codes)
+        if answered is not None:
+            stacks, missed = answered
             threads.rereads = 0
-            steady.answered += 1
-            steady.armed = True
             result = Walk(threads.holder_in(read), known.states)
-            result.stacks = stacks
-            result.quality[EXACT] = len(stacks)
+            result.quality[EXACT] = len(stacks) - len(missed)
+            if missed:
+                _walk_missed(memory, chain, codes, known, read, stacks, missed, result)
+                steady.partly += 1
+            else:
+                steady.answered += 1
+            # A walk may have changed what its thread's read-ahead asks for, or met code
+            # objects whose headers the batch does not hold: the next sample works out
+            # its regions (mostly the same list again) before it trusts the plan.
+            steady.armed = not missed
+            result.stacks = stacks  # type: ignore[assignment]  # no None left
             return result
     if planned is None:  # as the last answered sample left every reader
         planned = _read_ahead(chain, codes, steady)
@@ -95,7 +103,8 @@ def walk(
     result = Walk(holder, states)
     guessed = ahead_data[: len(guesses)]
     asked = _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
-    if asked is not None and threads.from_batch:
+    # A plan of this batch's layout, unless the walks changed what the next batch asks for.
+    if asked is not None and threads.from_batch and chain.guesses(MAX_PREFETCH_BYTES)[0] is guesses:
         regions, order, _ = threads.last_read
         own = len(regions) - len(ahead)
         spans = [guess_spans.get(state.addr, (0, 0)) for state in states]
@@ -103,6 +112,30 @@ def walk(
         same_list = threads.same_list(states)
         steady.plan = plan(regions, order, states, same_list, spans, asked, code_heads)
     return result
+
+
+def _walk_missed(
+    memory: Memory,
+    chain: FrameChain,
+    codes: CodeCache,
+    known: Plan,
+    read: List[Optional[bytes]],
+    stacks: List[Tuple[ThreadState, Optional[List[Frame]]]],
+    missed: List[Tuple[int, Slot]],
+    result: Walk,
+) -> None:
+    """Walk the threads of a steady sample whose walks were not recalled, from the bytes
+    the sample read (their thread states as read now, their read-ahead where the plan
+    put it); put their stacks in ``stacks`` and count how each was read in ``result``.
+    The steady program's other threads, recalled, cost no thread list and no walk."""
+    states = [state._replace(data=read[index]) for _, (state, index, _, _, _) in missed]
+    spans = {state.addr: (start, end) for _, (state, _, start, end, _) in missed}
+    walked = Walk(result.holder, states)
+    _walk_states(memory, chain, codes, states, known.regions, spans, read, walked)
+    for (at, _), (_, frames) in zip(missed, walked.stacks):
+        stacks[at] = (stacks[at][0], frames)
+    for kind, count in enumerate(walked.quality):
+        result.quality[kind] += count
 
 
 def _read_ahead(
@@ -135,21 +168,21 @@ def _walk_states(
 ) -> Optional[List[List[Tuple[int, int]]]]:
     """Walk these threads, given what was read ahead with their states; add their stacks
     to ``result``. Returns what each thread's walk asked for when every one took its
-    read-ahead as read and was recalled (a steady sample, see ``steady``), else None."""
+    read-ahead as read (the batch's layout held, see ``steady``), else None."""
     # What each thread's walk needs first, mostly read already with the thread states:
     # a steady thread asks for exactly its guesses, taken as read; others are cut from
     # their guesses where those cover them. The rest is read in one more batch.
     prefetched: List[List[Optional[bytes]]] = []
     asked: List[List[Tuple[int, int]]] = []
     missing: List[Tuple[List[Optional[bytes]], int, Tuple[int, int]]] = []
-    steady = True
+    laid_out = True
     for state in states:
         wanted = chain.wanted(state.addr, state.data)
         start, end = guess_spans.get(state.addr, (0, 0))
         theirs, mine = guesses[start:end], guessed_data[start:end]
         if theirs != wanted or None in mine:
             mine = _cut(wanted, theirs, mine, missing)
-            steady = False
+            laid_out = False
         prefetched.append(mine)
         asked.append(wanted)
     if missing:
@@ -163,7 +196,6 @@ def _walk_states(
             raw, frames, generation = recalled
             walked.append((state, regions, ahead, raw, (frames, generation)))
             continue
-        steady = False
         try:
             raw = chain.raw(state.addr, state.data, ahead)
         except TargetExited:
@@ -178,12 +210,11 @@ def _walk_states(
             result.stacks.append((state, recalled[0]))
             quality[EXACT] += 1
             continue
-        steady = False
         frames, hidden = chain.decode(raw)
         chain.remember(state.addr, state.data, regions, ahead, raw, frames, hidden)
         result.stacks.append((state, frames))
         quality[PARTLY_UNKNOWN if frames and frames[-1] is UNKNOWN_FRAME else raw.quality] += 1
-    return asked if steady else None
+    return asked if laid_out else None
 
 
 def _cut(

@@ -659,11 +659,31 @@ def test_a_steady_sample_is_answered_from_its_bytes_as_a_walk_would_read_them(ve
         assert steady.answered == answered + 2
         assert stacks(moved) == stacks(walk(fresh, *walkers(process, fresh)))
     else:
-        assert steady.answered == answered + 1
+        assert (steady.answered, steady.partly) == (answered + 1, 1)  # the thread list held
         memory.inner = before
         for _ in range(3):
             assert stacks(walk(memory, *warm)) == process.expected
         assert steady.answered > answered + 1
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_thread_that_returned_in_a_steady_sample_is_walked_from_its_bytes(version: str):
+    """A sample whose thread list is the plan's, but one of whose threads returned from
+    its innermost frame: that thread is walked from the bytes the sample read, the others
+    are recalled, and the stacks are a fresh walker's."""
+    process = build(layout_of(version))
+    memory = SwappableMemory(process.memory())
+    steady = SteadySamples()
+    warm = (*walkers(process, memory), steady)
+    for _ in range(5):
+        assert stacks(walk(memory, *warm)) == process.expected
+    assert steady.answered >= 1 and steady.partly == 0
+    slot, _ = _top_frame_pointer(process)
+    process.ptr(slot, _frames_of_first_thread(process)[1])
+    memory.inner = fresh = process.memory()
+    now = stacks(walk(memory, *warm))
+    assert now == stacks(walk(fresh, *walkers(process, fresh))) != process.expected
+    assert steady.partly == 1
 
 
 def _hidden(process: FakeProcess, frame: int) -> bool:
