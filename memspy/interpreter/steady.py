@@ -9,8 +9,8 @@ each paid again after the sampler's sleep with cold caches.
 
 ``Plan`` takes the batch layout of a sample whose threads all found their read-ahead
 in the batch, as guessed, and left the guesses as they were: where in the batch each
-thread state and its read-ahead lie. While the next samples ask for the very same batch (the same
-list object: every reader's guesses unchanged), a sample whose thread list holds byte
+thread state and its read-ahead lie. While the next samples ask for the very same batch
+(the same list object: every reader's guesses unchanged), a sample whose thread list holds byte
 for byte (``SameList``), whose threads each recall a kept walk from exactly the bytes
 read now, and whose code headers are those accepted last, is that list of recalled
 walks. It is what the whole walk would return from these bytes, since a recalled walk is

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import pytest
 from fakeprocess import BASE, LATER, FakeProcess, build, walkers
@@ -628,6 +628,20 @@ def test_a_walk_that_reuses_the_unchanged_bottom_reads_like_a_fresh_one(
         before = now
 
 
+def _warmed(
+    version: str, samples: int
+) -> Tuple[FakeProcess, SwappableMemory, SteadySamples, Tuple[Any, ...]]:
+    """A process of this layout and walkers that keep steady samples, after ``samples``
+    walks that each gave the expected stacks."""
+    process = build(layout_of(version))
+    memory = SwappableMemory(process.memory())
+    steady = SteadySamples()
+    warm = (*walkers(process, memory), steady)
+    for _ in range(samples):
+        assert stacks(walk(memory, *warm)) == process.expected
+    return process, memory, steady, warm
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_steady_sample_is_answered_from_its_bytes_as_a_walk_would_read_them(version: str):
     """Once a sample recalls every thread's walk, the next with the same batch is
@@ -635,12 +649,7 @@ def test_a_steady_sample_is_answered_from_its_bytes_as_a_walk_would_read_them(ve
     is walked (and the stacks are a fresh walker's), and moving it back is answered
     again (the chain keeps recent walks). On 3.11+ an innermost frame that moved is
     still answered (only its position changed), a moved caller is walked."""
-    process = build(layout_of(version))
-    memory = SwappableMemory(process.memory())
-    steady = SteadySamples()
-    warm = (*walkers(process, memory), steady)
-    for _ in range(4):
-        assert stacks(walk(memory, *warm)) == process.expected
+    process, memory, steady, warm = _warmed(version, 4)
     assert steady.answered >= 1
     answered = steady.answered
     assert stacks(walk(memory, *warm)) == process.expected
@@ -671,12 +680,7 @@ def test_a_thread_that_returned_in_a_steady_sample_is_walked_from_its_bytes(vers
     """A sample whose thread list is the plan's, but one of whose threads returned from
     its innermost frame: that thread is walked from the bytes the sample read, the others
     are recalled, and the stacks are a fresh walker's."""
-    process = build(layout_of(version))
-    memory = SwappableMemory(process.memory())
-    steady = SteadySamples()
-    warm = (*walkers(process, memory), steady)
-    for _ in range(5):
-        assert stacks(walk(memory, *warm)) == process.expected
+    process, memory, steady, warm = _warmed(version, 5)
     assert steady.answered >= 1 and steady.partly == 0
     slot, _ = _top_frame_pointer(process)
     process.ptr(slot, _frames_of_first_thread(process)[1])
