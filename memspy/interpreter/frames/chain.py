@@ -4,7 +4,8 @@ kept for the next sample (recalled whole, or their unchanged bottom reused)."""
 from __future__ import annotations
 
 import struct
-from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
+from operator import itemgetter
+from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from memspy.errors import MemspyError, TargetExited
 from memspy.interpreter.codes import CodeCache
@@ -23,7 +24,8 @@ RECENT_FRAMES = 64  # ≤3.10 frames a thread had lately, beyond its last walk, 
 # frame's instruction in its loop), and is then recalled, not walked, almost every sample.
 MEMO_WALKS = 64
 MEMO_BYTES = 4 * 1024 * 1024
-MEMO_REGIONS = 32  # a walk read from more regions (a deep stack) is not kept
+MEMO_REGIONS = 32  # a walk that used more regions (a deep stack) is not kept
+MEMO_SHAPES = 8  # the sets of regions a thread's kept walks used, tried in turn
 
 # How a stack was read, worst last: every byte from the sample's one batched read; some
 # of it read later, or a link taken from what earlier samples learnt, checked against
@@ -51,16 +53,19 @@ class RawStack(NamedTuple):
     reused: Optional[Tuple[Remembered, int]] = None
     trail: object = None  # what the chain needs to reuse this walk's tail next time
     quality: int = EXACT
+    # Where the chain says so, the indexes of the prefetched regions a closed walk used:
+    # the walk is a function of those bytes alone (see ``FrameChain.recall``).
+    used: Optional[Tuple[int, ...]] = None
 
 
 def raw_stack(
     frames: List[RawFrame], cut: bool, closed: bool, trail: object = None,
-    quality: int = EXACT,
+    quality: int = EXACT, used: Optional[Tuple[int, ...]] = None,
 ) -> RawStack:
     codes = frozenset([code for code, _, _ in frames])
     if quality == PARTLY_UNKNOWN:
         codes = codes - {UNKNOWN_CODE}
-    return RawStack(frames, cut, closed, codes, None, trail, quality)
+    return RawStack(frames, cut, closed, codes, None, trail, quality, used)
 
 
 def unknown_stack(frames: List[RawFrame]) -> RawStack:
@@ -69,11 +74,14 @@ def unknown_stack(frames: List[RawFrame]) -> RawStack:
 
 
 def reused_stack(
-    head: List[RawFrame], last: Remembered, start: int, trail: object
+    head: List[RawFrame], last: Remembered, start: int, trail: object,
+    used: Optional[Tuple[int, ...]] = None,
 ) -> RawStack:
     """``head`` walked now, then the frames of ``last`` from ``start`` on, unchanged."""
     codes = last.raw.codes.union([code for code, _, _ in head])
-    return RawStack(head + last.raw.frames[start:], False, True, codes, (last, start), trail)
+    return RawStack(
+        head + last.raw.frames[start:], False, True, codes, (last, start), trail, EXACT, used
+    )
 
 
 class Remembered(NamedTuple):
@@ -86,9 +94,16 @@ class Remembered(NamedTuple):
     hidden: List[int]  # indexes of ``raw.frames`` that decoding left out (incomplete frames)
 
 
-def _key_bytes(key: Tuple[object, ...]) -> int:
-    """The bytes a memo key holds (the walk key and the regions read ahead)."""
-    return sum(map(len, filter(None, key)))  # type: ignore[arg-type]
+# A kept walk's key: the regions it used, the thread state's walk key, the bytes and
+# the places of those regions (one region's alone, several in a tuple).
+MemoKey = Tuple[Tuple[int, ...], bytes, object, object]
+
+
+def _key_bytes(key: MemoKey) -> int:
+    """The bytes a memo key holds (the walk key and the regions it used)."""
+    _, walk_key, data, _ = key
+    held = data if isinstance(data, tuple) else (data,)
+    return len(walk_key) + sum(map(len, held))
 
 
 def truncated_frame(max_depth: int) -> Frame:
@@ -107,8 +122,10 @@ class FrameChain:
         self.codes = codes
         self.max_depth = max_depth
         self._remembered: Dict[int, Remembered] = {}  # thread state -> its last walk
-        # Thread state -> its recent closed walks, by the bytes they were read from.
-        self._memo: Dict[int, Dict[Tuple[object, ...], Remembered]] = {}
+        # Thread state -> its recent closed walks, by the regions they used and their
+        # bytes; and the sets of regions those were, each with what picks them out.
+        self._memo: Dict[int, Dict[MemoKey, Remembered]] = {}
+        self._shapes: Dict[int, Dict[Tuple[int, ...], Tuple[int, Callable]]] = {}
         self._memo_bytes = 0
         # Thread state -> what its last prefetch asked for, widened where it may grow.
         self._guesses: Dict[int, List[Tuple[int, int]]] = {}
@@ -188,22 +205,38 @@ class FrameChain:
         """A closed walk of this thread that read exactly these bytes from these
         ``regions``: the last one (a thread that waits, half the threads of a typical
         server, then costs a comparison, not a walk) or, where the chain keeps more, one
-        of its recent ones (a shallow busy stack cycles through a few dozen states). Its
-        frames stand only while the code cache's generation is unchanged.
+        of its recent ones that found the same bytes in the regions it used, whatever the
+        others hold now (a shallow busy stack cycles through a few dozen states; ≤3.10
+        reads ahead frames the thread had lately, which other threads' calls rewrite).
+        Its frames stand only while the code cache's generation is unchanged.
 
-        A closed walk is a function of these bytes and of the code cache alone, so a
-        walk recalled is the walk that would be made: no sample is biased by it."""
+        A closed walk is a function of the bytes it used and of the code cache alone, so
+        a walk recalled is the walk that would be made: no sample is biased by it."""
         key = tstate[self.walk_key]
         last = self._remembered.get(tstate_addr)
         if last is None or last.inputs != (key, prefetched, regions):
-            memo = self._memo.get(tstate_addr)
-            if not memo:
-                return None
-            last = memo.get((key, *prefetched))
-            if last is None or last.inputs[2] != regions:
+            last = self._from_memo(tstate_addr, key, regions, prefetched)
+            if last is None:
                 return None
             self._remembered[tstate_addr] = last  # what the next walk reuses
         return last.raw, last.frames, last.generation
+
+    def _from_memo(
+        self, tstate_addr: int, key: bytes, regions: List[Tuple[int, int]],
+        prefetched: Prefetched,
+    ) -> Optional[Remembered]:
+        """The kept walk that used regions at the same places with the same bytes."""
+        shapes = self._shapes.get(tstate_addr)
+        if not shapes:
+            return None
+        memo = self._memo[tstate_addr]
+        count = len(prefetched)
+        for used, (top, pick) in shapes.items():
+            if top < count:
+                walk = memo.get((used, key, pick(prefetched), pick(regions)))
+                if walk is not None:
+                    return walk
+        return None
 
     def remember(
         self, tstate_addr: int, tstate: bytes, regions: List[Tuple[int, int]],
@@ -221,12 +254,20 @@ class FrameChain:
             kept = self._remembered[tstate_addr] = Remembered(
                 inputs, raw, frames, generation, hidden
             )
-            if self.memo_walks and len(prefetched) <= MEMO_REGIONS:
-                self._keep(tstate_addr, (key, *prefetched), kept)
+            used = raw.used
+            if self.memo_walks and used is not None and len(used) <= MEMO_REGIONS:
+                shapes = self._shapes.setdefault(tstate_addr, {})
+                shape = shapes.get(used)
+                if shape is None:
+                    if len(shapes) >= MEMO_SHAPES:
+                        del shapes[next(iter(shapes))]
+                    shape = shapes[used] = (max(used), itemgetter(*used))
+                pick = shape[1]
+                self._keep(tstate_addr, (used, key, pick(prefetched), pick(regions)), kept)
         else:
             self._remembered.pop(tstate_addr, None)
 
-    def _keep(self, tstate_addr: int, key: Tuple[object, ...], walk: Remembered) -> None:
+    def _keep(self, tstate_addr: int, key: MemoKey, walk: Remembered) -> None:
         """Add a walk to the thread's memo: the oldest goes when it is full, and every
         memo when all hold more than ``MEMO_BYTES`` (many threads, each cycling through
         states that never come back)."""
@@ -242,6 +283,7 @@ class FrameChain:
         self._memo_bytes += _key_bytes(key)
         if self._memo_bytes > MEMO_BYTES:
             self._memo.clear()
+            self._shapes.clear()
             self._memo_bytes = 0
 
     def forget(self, live: Sequence[int]) -> None:
@@ -261,7 +303,9 @@ class FrameChain:
         self._memo_bytes = sum(_key_bytes(key) for memo in self._memo.values() for key in memo)
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [self._remembered, self._memo, self._guesses, self._stages, self._asked]
+        return [
+            self._remembered, self._memo, self._shapes, self._guesses, self._stages, self._asked
+        ]
 
     def decode(self, raw: RawStack) -> Tuple[List[Frame], List[int]]:
         """Frames innermost first, and the indexes of ``raw.frames`` left out; call after

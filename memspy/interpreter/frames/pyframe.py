@@ -152,7 +152,14 @@ class PyFrameChain(FrameChain):
             ]
         # A walk made from exactly its read-ahead (its bytes sit where the next one's will)
         # is the one the next walk may reuse the bottom of.
-        return raw_stack(frames, cut, closed, addrs if addrs == guess else None, quality)
+        trail = addrs if addrs == guess else None
+        if not closed:
+            return raw_stack(frames, cut, closed, trail, quality)
+        # What it used: its frames' regions and the frame pointer read again (all the
+        # walk reads of a thread state is its frame pointer, the walk key).
+        places = guess + recent
+        used = (*map(places.index, addrs), len(prefetched))
+        return raw_stack(frames, cut, closed, trail, quality, used)
 
     def _from_call_site(
         self, walked: _Walked, moved: int, known: Dict[int, Optional[bytes]]
@@ -308,7 +315,11 @@ class PyFrameChain(FrameChain):
             if freed(data, self._refcnt):
                 return None  # the whole walk says so
             head.append(self._frame_of(data))
-        return reused_stack(head, last, changed, guess) if head else None
+        if not head:
+            return None
+        # It used the regions of the last walk's frames and the frame pointer read again
+        # (the region after the frames).
+        return reused_stack(head, last, changed, guess, (*range(depth), len(prefetched)))
 
     def _frame_of(self, data: bytes) -> RawFrame:
         code, lasti = self._fields.unpack_from(data)
