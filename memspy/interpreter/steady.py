@@ -20,14 +20,23 @@ threads recall no walk (a busy thread of a server, somewhere new) walks those th
 alone, from the bytes the batch read for them, with no thread list to rebuild and no
 other thread to look at. Any other sample goes on to the whole walk with the bytes
 already read: never read again.
+
+Even that check is a hundred small steps for one busy thread. So a sample answered in
+full leaves an ``Echo``: the bytes it was answered from, but the GIL holder's and the
+data-stack chunks of the threads recalled with their innermost frame moved (3.11+, see
+``frames.moving_top``). The next sample whose bytes are those, in one comparison, gets
+the same stacks, with each such thread's innermost frame where its chunk puts it now,
+as its moving top would put it: what the check above would answer, in a few steps.
 """
 
 from __future__ import annotations
 
-from typing import FrozenSet, List, Optional, Sequence, Tuple
+from operator import itemgetter
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from memspy.interpreter.codes import CodeCache
 from memspy.interpreter.frames.chain import FrameChain
+from memspy.interpreter.frames.moving_top import MovingTop, MovingTops
 from memspy.interpreter.thread_states import SameList, ThreadState
 from memspy.memory.base import LAST
 from memspy.model import Frame
@@ -39,12 +48,40 @@ Slot = Tuple[ThreadState, int, int, int, List[Region]]
 # Every thread with its stack (None where its walk was not recalled), and the index and
 # slot of each of those.
 Answer = Tuple[List[Tuple[ThreadState, Optional[List[Frame]]]], List[Tuple[int, Slot]]]
+# A thread recalled with its innermost frame moved: its stack's index, its chunk's index
+# in the read, its moving top.
+Mover = Tuple[int, int, MovingTop]
+
+
+class Echo:
+    """A sample answered in full, for the next ones (see the module)."""
+
+    __slots__ = ("fixed", "held", "movers", "sites", "stacks", "generation")
+
+    def __init__(
+        self,
+        fixed: Callable[[List[Optional[bytes]]], object],
+        held: object,
+        movers: List[Mover],
+        stacks: List[Tuple[ThreadState, Optional[List[Frame]]]],
+        generation: int,
+    ) -> None:
+        self.fixed = fixed  # the regions of a read that must be as they were
+        self.held = held  # their bytes
+        self.movers = movers
+        # The call sites their recalls learn (``CallSites.learn``'s arguments).
+        self.sites = [top.site for _, _, top in movers if top.site is not None]
+        self.stacks = stacks
+        self.generation = generation  # the code cache's
 
 
 class Plan:
     """Where the threads of one batch layout lie in its read (see the module)."""
 
-    __slots__ = ("regions", "order", "states", "same_list", "slots", "code_regions", "codes_at")
+    __slots__ = (
+        "regions", "order", "states", "same_list", "slots", "code_regions", "codes_at",
+        "holder_at", "echo", "_fixed",
+    )
 
     def __init__(
         self,
@@ -55,6 +92,7 @@ class Plan:
         slots: List[Slot],
         code_regions: List[Region],
         codes_at: int,
+        holder_at: Optional[int],
     ) -> None:
         self.regions = regions  # the batch: a plan holds only for this very list
         self.order = order  # the stage of each region
@@ -63,6 +101,18 @@ class Plan:
         self.slots = slots
         self.code_regions = code_regions  # the code headers read ahead, at ``codes_at``
         self.codes_at = codes_at
+        self.holder_at = holder_at  # where the GIL holder's bytes lie, if read
+        self.echo: Optional[Echo] = None  # the last sample answered in full
+        # The getter of the regions an echo holds, by the regions it leaves out.
+        self._fixed: Dict[Tuple[int, ...], Callable[[List[Optional[bytes]]], object]] = {}
+
+    def fixed(self, loose: Tuple[int, ...]) -> Callable[[List[Optional[bytes]]], object]:
+        """The getter of every region of a read but those at ``loose`` (sorted)."""
+        getter = self._fixed.get(loose)
+        if getter is None:
+            kept = [index for index in range(len(self.regions)) if index not in loose]
+            getter = self._fixed[loose] = itemgetter(*kept)
+        return getter
 
 
 class SteadySamples:
@@ -73,6 +123,7 @@ class SteadySamples:
         self.plan: Optional[Plan] = None
         self.answered = 0  # samples answered from their bytes (see the module)
         self.partly = 0  # samples answered but for some threads, walked from their bytes
+        self.echoed = 0  # samples answered by the last one's echo
         # Whether the last sample was answered: it changed no reader's guesses, so this
         # one asks for the plan's batch again, and need not work out its regions first.
         self.armed = False
@@ -100,6 +151,7 @@ def plan(
     spans: Sequence[Tuple[int, int]],
     asked: Sequence[List[Region]],
     code_regions: List[Region],
+    holder_at: Optional[int],
 ) -> Plan:
     """The plan of a sample that read ``regions`` (in stages ``order``) and gave
     ``states``, each thread's read-ahead at ``spans`` (indexes into the read) and asked
@@ -111,7 +163,7 @@ def plan(
         )
     ]
     codes_at = len(regions) - len(code_regions)
-    return Plan(regions, order, states, same_list, slots, code_regions, codes_at)
+    return Plan(regions, order, states, same_list, slots, code_regions, codes_at, holder_at)
 
 
 def answer(
@@ -130,8 +182,11 @@ def answer(
     it was read from: a closed walk of these bytes, whatever the thread's read-ahead
     would ask for now. The thread states are the plan's: the bytes that tell them apart
     are the same."""
+    moving = chain.moving
     if None in read or not plan_.same_list.holds(read):  # type: ignore[arg-type]
         return None
+    if moving is not None:
+        moving.recalled.clear()
     generation = codes.generation
     stacks: List[Tuple[ThreadState, Optional[List[Frame]]]] = []
     walked: List[FrozenSet[int]] = []
@@ -148,4 +203,72 @@ def answer(
         stacks.append((state, recalled[1]))
     if not codes.accept_steady(plan_.code_regions, read[plan_.codes_at :], walked):
         return None
+    if not missed and moving is not None:
+        plan_.echo = _echo(plan_, read, stacks, moving.recalled, generation)
     return stacks, missed
+
+
+def _echo(
+    plan_: Plan,
+    read: List[Optional[bytes]],
+    stacks: List[Tuple[ThreadState, Optional[List[Frame]]]],
+    recalled: Dict[int, MovingTop],
+    generation: int,
+) -> Echo:
+    """The echo of a sample answered in full from ``read``, the moving tops its
+    threads were recalled from in ``recalled``."""
+    movers = []
+    for at, (state, _, start, _, _) in enumerate(plan_.slots):
+        top = recalled.get(state.addr)
+        if top is not None:
+            movers.append((at, start + top.at, top))
+    loose = {index for _, index, _ in movers}
+    if plan_.holder_at is not None:
+        loose.add(plan_.holder_at)
+    fixed = plan_.fixed(tuple(sorted(loose)))
+    return Echo(fixed, fixed(read), movers, stacks, generation)
+
+
+def echoed(
+    plan_: Plan, read: List[Optional[bytes]], chain: FrameChain, codes: CodeCache
+) -> Optional[Answer]:
+    """``answer``'s answer from the plan's echo, when there is one and ``read`` is its
+    sample but for its moving frames and the GIL holder; else None, the echo dropped."""
+    echo, moving = plan_.echo, chain.moving
+    if echo is None or moving is None:
+        return None
+    stacks = _echoed(echo, read, moving, codes)
+    if stacks is None:
+        plan_.echo = None
+        return None
+    return stacks, []
+
+
+def _echoed(
+    echo: Echo, read: List[Optional[bytes]], moving: MovingTops, codes: CodeCache
+) -> Optional[List[Tuple[ThreadState, Optional[List[Frame]]]]]:
+    """The stacks of ``echo`` with each moving top's innermost frame where ``read`` puts
+    it, when ``read`` is the echo's sample but for those frames and the GIL holder; else
+    None, having changed nothing.
+
+    The bytes held are those the last answer checked, thread list, code headers and
+    all, with the code cache as that answer left it; a moving top's chunk is checked as
+    its recall checks it. The answer is then that of ``answer``, which would recall each
+    thread from these very bytes."""
+    if echo.generation != codes.generation or echo.fixed(read) != echo.held:
+        return None
+    movers = echo.movers
+    if not movers:
+        return echo.stacks
+    stacks = list(echo.stacks)
+    for at, index, top in movers:
+        moved = moving.moved(top, read[index])
+        if moved is None:
+            return None
+        stacks[at] = (stacks[at][0], moved[1])
+    if codes.generation != echo.generation:  # a new position's decoding filled the cache
+        return None
+    learn = moving.call_sites.learn  # as each recall would have
+    for site in echo.sites:
+        learn(*site)
+    return stacks

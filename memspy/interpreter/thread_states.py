@@ -172,6 +172,11 @@ class Threads:
         slots = range(3 + gil, 3 + gil + len(states))
         return SameList(pointers, read, slots, self._ids)
 
+    @property
+    def holder_at(self) -> Optional[int]:
+        """Where the GIL holder's bytes lie in a read of ``batch``'s regions, if read."""
+        return 1 if self._gil is not None else None
+
     def holder_in(self, read: List[Optional[bytes]]) -> Optional[int]:
         """The GIL holder's thread state in a read of ``batch``'s regions."""
         if self._gil is None or read[1] is None:

@@ -20,7 +20,7 @@ from memspy.interpreter.frames.chain import (
     unknown_stack,
 )
 from memspy.interpreter.linked_lists import within_budget
-from memspy.interpreter.steady import Plan, Slot, SteadySamples, answer, plan
+from memspy.interpreter.steady import Plan, Slot, SteadySamples, answer, echoed, plan
 from memspy.interpreter.thread_states import Threads, ThreadState
 from memspy.memory.base import Memory, read_regions
 from memspy.model import Frame
@@ -76,7 +76,11 @@ def walk(
         regions, order = threads.batch(*planned[3:])
     read = memory.read_some(regions, order)  # never empty: the list head is in it
     if known is not None and known.regions is regions:
-        answered = answer(known, read, chain, codes)
+        answered = echoed(known, read, chain, codes)
+        if answered is not None:
+            steady.echoed += 1
+        else:
+            answered = answer(known, read, chain, codes)
         if answered is not None:
             stacks, missed = answered
             threads.rereads = 0
@@ -110,7 +114,9 @@ def walk(
         spans = [guess_spans.get(state.addr, (0, 0)) for state in states]
         spans = [(own + start, own + end) for start, end in spans]
         same_list = threads.same_list(states)
-        steady.plan = plan(regions, order, states, same_list, spans, asked, code_heads)
+        steady.plan = plan(
+            regions, order, states, same_list, spans, asked, code_heads, threads.holder_at
+        )
     return result
 
 

@@ -56,24 +56,29 @@ def function_shares(stacks: Iterable[Tuple[Tuple[FrameKey, ...], float]]) -> Lis
 class SampleTally:
     """Counts each distinct stack of a recording, for the end-of-run table.
 
-    Keyed by the walker's frame tuple, so a sample costs one dictionary update; the
-    function shares are worked out once, at the end.
+    Keyed by the walker's frame tuple, each count in a list of its own, so a sample
+    costs one hash of its stack (a tuple's hash is not cached: ten frames take about
+    0.3 µs); the function shares are worked out once, at the end.
     """
 
     def __init__(self) -> None:
-        self.counts: Counter = Counter()
+        self._counts: Dict[Tuple[Frame, ...], List[int]] = {}
 
     def add(self, sample: Sample) -> None:
-        counts = self.counts
+        counts = self._counts
         for thread in sample.threads:
-            if thread.frames:
-                if thread.frames not in counts and len(counts) >= MAX_STACKS:
-                    counts[_OTHER] += 1  # bounded, as the profile is
-                else:
-                    counts[thread.frames] += 1
+            frames = thread.frames
+            if frames:
+                count = counts.get(frames)
+                if count is None:
+                    if len(counts) < MAX_STACKS:
+                        count = counts[frames] = [0]
+                    else:  # bounded, as the profile is
+                        count = counts.setdefault(_OTHER, [0])
+                count[0] += 1
 
     def stacks(self) -> Iterable[Tuple[Tuple[FrameKey, ...], float]]:
-        for frames, count in self.counts.items():
+        for frames, (count,) in self._counts.items():
             yield tuple(_key(frame) for frame in reversed(frames)), count
 
 

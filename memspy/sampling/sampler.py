@@ -261,9 +261,12 @@ class Sampler:
                 return None
             self._error(pid, type(error).__name__, error.message)
             return None
-        for index, count in enumerate(process.quality):
-            self.stats.stacks[index] += count
-        self.stats.relisted += process.relisted
+        stats, (exact, repaired, unknown) = self.stats, process.quality
+        tally = stats.stacks
+        tally[0] += exact
+        tally[1] += repaired
+        tally[2] += unknown
+        stats.relisted += process.relisted
         if self._pending:
             self._commit(pid)
         return sample if pauser is None else running_before_pause(sample, pauser.running)

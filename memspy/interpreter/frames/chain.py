@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import struct
 from operator import itemgetter
-from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from memspy.errors import MemspyError, TargetExited
 from memspy.interpreter.codes import CodeCache
 from memspy.interpreter.linked_lists import within_budget
 from memspy.memory.base import AGAIN, ALSO, FIRST, THEN, Memory
 from memspy.model import Frame
+
+if TYPE_CHECKING:
+    from memspy.interpreter.frames.moving_top import MovingTops
 
 _PTR = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
@@ -122,6 +135,8 @@ class FrameChain:
         self.codes = codes
         self.max_depth = max_depth
         self._remembered: Dict[int, Remembered] = {}  # thread state -> its last walk
+        # 3.11+: walks recalled with their innermost frame moved (see ``moving_top``).
+        self.moving: Optional[MovingTops] = None
         # Thread state -> its recent closed walks, by the regions they used and their
         # bytes; and the sets of regions those were, each with what picks them out.
         self._memo: Dict[int, Dict[MemoKey, Remembered]] = {}

@@ -109,7 +109,7 @@ class InterpreterFrameChain(FrameChain):
         self._prefetches: Dict[int, tuple] = {}
         self._thread = o.thread
         self.call_sites = CallSites()
-        self._moving = MovingTops(layout, codes, self.call_sites)
+        self._moving = self.moving = MovingTops(layout, codes, self.call_sites)
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """The current chunk's used part and a little more (next time the stack may be a
@@ -180,7 +180,7 @@ class InterpreterFrameChain(FrameChain):
         return [
             *super()._tables(), self._outside, self._older, self._plans, self._chunk_frames,
             self._chunk_ends, self._cframes, self._prefetches, self._moving.tops,
-            self._moving.noted,
+            self._moving.noted, self._moving.recalled,
         ]
 
     def _older_chunk(

@@ -72,6 +72,9 @@ class MovingTops:
         self.codes = codes
         self.call_sites = call_sites
         self.tops: Dict[int, MovingTop] = {}  # thread state -> its moving top
+        # Thread state -> the top its latest recall answered from, for the caller to
+        # clear (see ``steady``).
+        self.recalled: Dict[int, MovingTop] = {}
         # Thread state -> (its last walk, the innermost frame's offset in the chunk, where
         # the chunk is in the read-ahead, the call site): until the walk is remembered.
         self.noted: Dict[int, Tuple[RawStack, int, int, Optional[Site]]] = {}
@@ -110,35 +113,38 @@ class MovingTops:
     ) -> Optional[Tuple[RawStack, List[Frame], int]]:
         """The thread's moving top with its innermost frame where it is now, when these
         bytes are those it was kept from but that frame's changing part; else None,
-        with nothing changed."""
+        with nothing changed. The top is noted in ``recalled``."""
         top = self.tops.get(tstate_addr)
         if top is None or top.tstate != tstate or top.regions != regions:
             return None
-        walk = top.walk
-        if walk.generation != self.codes.generation:
-            return None
         at = top.at
-        chunk = prefetched[at]
-        if (
-            chunk is None
-            or len(chunk) != top.size
-            or not chunk.startswith(top.below)
-            or prefetched[:at] != top.before
-            or prefetched[at + 1 :] != top.after
-        ):
+        if prefetched[:at] != top.before or prefetched[at + 1 :] != top.after:
+            return None
+        answer = self.moved(top, prefetched[at])
+        if answer is None:
+            return None
+        if top.site is not None:  # learnt as the walk would have
+            self.call_sites.learn(*top.site)
+        self.recalled[tstate_addr] = top
+        return answer[0], answer[1], top.walk.generation
+
+    def moved(
+        self, top: MovingTop, chunk: Optional[bytes]
+    ) -> Optional[Tuple[RawStack, List[Frame]]]:
+        """``top``'s walk with its innermost frame where ``chunk`` (the chunk read now)
+        puts it, when the chunk holds what the walk read of it but that frame's changing
+        part and the code cache is as the walk left it; else None. The rest of the
+        thread's bytes are the caller's to check."""
+        if top.walk.generation != self.codes.generation:
+            return None
+        if chunk is None or len(chunk) != top.size or not chunk.startswith(top.below):
             return None
         code, prev, instr, owner = self._fields(chunk, top.offset)
         if (code, prev, owner) != top.head:
             return None
         position = (instr - code - self._adaptive) // 2
         answer = top.answers.get(position)
-        if answer is None:
-            answer = self._answer(top, position)
-            if answer is None:
-                return None
-        if top.site is not None:
-            self.call_sites.learn(*top.site)
-        return answer[0], answer[1], walk.generation
+        return answer if answer is not None else self._answer(top, position)
 
     def _answer(self, top: MovingTop, position: int) -> Optional[Tuple[RawStack, List[Frame]]]:
         """The kept walk with its innermost frame at ``position``, decoded as

@@ -10,7 +10,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Tuple
 
-from interpreters import Interpreter
+import pytest
+from interpreters import INTERPRETERS, Interpreter
 from robust import end, start
 from target import Target
 from target import _task_states as task_states
@@ -144,3 +145,37 @@ def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
         end(target)
     assert recalled >= wanted, (recalled, compared)
     assert answered >= wanted // 2, (answered, recalled, compared)
+
+
+# Where frames live on the data stack, and a busy innermost frame moves in place.
+MOVING_TOPS = [i for i in INTERPRETERS if i.version >= (3, 11)]
+
+
+@pytest.mark.parametrize("moving", MOVING_TOPS, ids=[i.id for i in MOVING_TOPS])
+def test_echoed_samples(moving: Interpreter) -> None:
+    """3.11+: a sample answered by the last one's echo (the same bytes but its moving
+    innermost frames', see ``steady``), with a stack other than the last sample's, is
+    what a fresh reader reads, each time the target is stopped at a random point."""
+    moving.require()
+    target = start("shallow_loop.py", python=str(moving.path))
+    try:
+        warm = PythonProcess(target.pid)
+        for _ in range(300):
+            warm.sample()
+        echoed = compared = 0
+        deadline = time.monotonic() + 60
+        while compared < 400 and (compared < 20 or echoed < 8) and time.monotonic() < deadline:
+            before = _stacks(warm)
+            time.sleep(0.0005)
+            echoes = warm.steady.echoed
+            with _stopped(target.pid):
+                first = _stacks(warm)
+                fresh = PythonProcess(target.pid)
+                cold = _stacks(fresh)
+                fresh.close()
+            assert first == cold
+            compared += 1
+            echoed += warm.steady.echoed > echoes and first != before
+    finally:
+        end(target)
+    assert echoed >= 8, (echoed, compared)

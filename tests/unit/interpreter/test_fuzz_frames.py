@@ -648,7 +648,8 @@ def test_a_steady_sample_is_answered_from_its_bytes_as_a_walk_would_read_them(ve
     answered from its bytes alone: the stacks a walk gives. On ≤3.10 a frame that moved
     is walked (and the stacks are a fresh walker's), and moving it back is answered
     again (the chain keeps recent walks). On 3.11+ an innermost frame that moved is
-    still answered (only its position changed), a moved caller is walked."""
+    still answered (only its position changed, and the last sample's echo answers it),
+    a moved caller is walked."""
     process, memory, steady, warm = _warmed(version, 4)
     assert steady.answered >= 1
     answered = steady.answered
@@ -662,6 +663,7 @@ def test_a_steady_sample_is_answered_from_its_bytes_as_a_walk_would_read_them(ve
     assert stacks(moved) == stacks(walk(fresh, *walkers(process, fresh))) != process.expected
     if version not in PYFRAME_VERSIONS:
         assert steady.answered == answered + 2
+        assert steady.echoed >= 1  # by the echo of the sample before (see ``steady``)
         _move(process, _frames_of_first_thread(process)[1], 5)
         memory.inner = fresh = process.memory()
         moved = walk(memory, *warm)
