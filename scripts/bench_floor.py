@@ -5,10 +5,11 @@ Usage: python scripts/bench_floor.py -p PID -r RATE -d SECONDS -o OUT [--idle]
 
 It attaches as memspy does and takes a few hundred samples, so that memspy's readers
 settle on the batch a steady sample reads (the thread list, the read-ahead of every
-thread's frames, the code headers). Then, at each tick of the same timer loop as
-memspy's (missed ticks skipped, not caught up), it does only what every sample needs:
-wake up from the sleep, read that batch in one system call, and, without ``--idle``,
-ask the kernel whether each thread runs (one ``pread`` each). Nothing is decoded. OUT
+thread's frames, the code headers). Then, at each tick of memspy's own schedule
+(``memspy.sampling.ticks``: random instants, missed ticks skipped), it does only what
+every sample needs: wake up from the sleep, read that batch in one system call, and,
+without ``--idle``, ask the kernel whether each thread runs (one ``pread`` each).
+Nothing is decoded. OUT
 gets one folded line counting the thread stacks it would have written, so that
 ``scripts/bench.py`` measures it exactly as it measures the profilers.
 """
@@ -25,6 +26,7 @@ from typing import List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from memspy.interpreter.process import PythonProcess  # noqa: E402
+from memspy.sampling.ticks import Ticks  # noqa: E402
 
 WARM_UP = 300  # samples before the batch is taken as memspy's steady one
 
@@ -49,28 +51,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 path = f"/proc/{args.pid}/task/{thread.native_tid}/stat"
                 stats.append(os.open(path, os.O_RDONLY))
     print(f"floor: sampling process {args.pid}", file=sys.stderr, flush=True)
-    interval = 1.0 / args.rate
     start = time.monotonic()
     deadline = start + args.duration
-    scheduled = ticks = 0
+    schedule = Ticks(1.0 / args.rate, start)
+    ticks = 0
     read, pread, sleep, clock = memory.read_some, os.pread, time.sleep, time.monotonic
     while True:
         now = clock()
         if now >= deadline:
             break
-        due = start + scheduled * interval
+        due = schedule.due
         if due > now:
             sleep(min(due, deadline) - now)
             continue
-        scheduled = max(scheduled + 1, int((now - start) / interval) + 1)
+        if not schedule.take(now):
+            continue
         read(regions, stages)
         for fd in stats:
             pread(fd, 512, 0)
         ticks += 1
     print("floor: stopped", file=sys.stderr, flush=True)
     Path(args.output).write_text(f"floor {ticks * len(threads)}\n")
-    missed = scheduled - ticks
-    print(f"floor: {ticks} samples, {missed} ticks missed", file=sys.stderr, flush=True)
+    print(f"floor: {ticks} samples, {schedule.missed} ticks missed", file=sys.stderr, flush=True)
     process.close()
     return 0
 

@@ -1,26 +1,14 @@
 """The timer loop: sample every target at the requested rate until told to stop.
 
-Each tick is taken at an instant drawn at random within its interval (the first at
-once), not at the interval's start. A fixed grid locks onto a program whose work repeats
-with a period near the sampling period; and where memspy shares the target's CPU, the
-target stands still while a sample is taken, so on a grid each sample's own cost (small
-where the stack did not change, larger where it must be walked) sets where in the
-program the next one falls. On a workload of ~1 ms rounds (one call of ~550 µs, then
-many short ones) with memspy on the target's CPU, the grid put 3-6 points of the short
-calls' samples into the long call; random instants within each interval keep the rate
-exact and break both couplings.
-
-Lateness, missed ticks and read errors are data, reported at the end, never a crash:
-a target changes under us, so some reads fail. The loop never bursts to catch up after
-falling behind (a burst would over-weight whatever runs right then); it skips the missed
-ticks and counts them, so ``ticks + missed`` is always the number of ticks the clock
-scheduled.
+The ticks fall at random instants of their intervals, missed rather than taken in a
+burst when the loop falls behind (see ``ticks``). Lateness, missed ticks and read errors
+are data, reported at the end, never a crash: a target changes under us, so some reads
+fail.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import select
 import time
 from collections import Counter
@@ -33,10 +21,10 @@ from memspy.errors import MemspyError, TargetExited
 from memspy.interpreter.process import PythonProcess
 from memspy.kernel.pause import Pauser
 from memspy.model import Sample
+from memspy.sampling.ticks import Ticks
 
 DISCOVERY_INTERVAL = 0.2  # seconds between looks for new child processes
 SETTLE_TIME = 2.0  # seconds a process may take to become Python (exec, a pyenv shim)
-LATE = 0.5  # a tick taken more than this many intervals after its time is late
 SHORT_WAIT = 0.02  # seconds: waits up to this long are plain sleeps (see Stop.wait)
 
 
@@ -88,7 +76,7 @@ class RunStats:
     ticks: int = 0  # sampling attempts
     samples: int = 0  # samples delivered (one per process per tick)
     missed: int = 0  # scheduled ticks skipped because the loop fell behind
-    late: int = 0  # ticks taken, but more than LATE intervals after their time
+    late: int = 0  # ticks taken, but more than ticks.LATE intervals after their instant
     errors: Counter = field(default_factory=Counter)  # reason -> samples dropped
     exiting: int = 0  # samples dropped because their process was exiting (not read errors)
     relisted: int = 0  # thread lists read again within their sample: a thread ended meanwhile
@@ -300,9 +288,7 @@ class Sampler:
         stats = self.stats
         stats.started = start = time.monotonic()
         deadline = start + self.duration if self.duration else None
-        scheduled = 0  # ticks the clock has asked for so far
-        offset = 0.0  # where in its interval the next tick falls, in intervals
-        draw = random.Random().random
+        ticks = Ticks(self.interval, start)
         try:
             while True:
                 if self.stop.is_set():
@@ -312,20 +298,15 @@ class Sampler:
                 if deadline is not None and now >= deadline:
                     stats.end_reason = "duration reached"
                     break
-                due = start + (scheduled + offset) * self.interval
+                due = ticks.due
                 if due > now:
                     wake = due if deadline is None else min(due, deadline)
                     self.stop.wait(wake - now)
                     continue
-                # A tick whose instant has passed is taken late, unless the next tick's
-                # has passed too: then it is missed, never taken in a burst.
-                upcoming = draw()
-                scheduled, offset = scheduled + 1, upcoming
-                if now >= start + (scheduled + upcoming) * self.interval:
-                    stats.missed += 1
+                taken = ticks.take(now)
+                stats.missed, stats.late = ticks.missed, ticks.late
+                if not taken:
                     continue
-                if now - due > LATE * self.interval:
-                    stats.late += 1
                 if self.targets.follow:
                     self.targets.discover(now)
                 self._tick()

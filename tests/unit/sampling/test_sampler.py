@@ -24,6 +24,7 @@ from memspy.sampling.sampler import (
     filter_threads,
     running_before_pause,
 )
+from memspy.sampling.ticks import Ticks
 
 # A live pid, so that a failed read is not taken for the process's exit: only "exit" is.
 LIVE = os.getpid()
@@ -118,7 +119,7 @@ def test_a_slow_tick_skips_the_ticks_it_overran_and_says_so():
 def test_each_tick_falls_at_a_random_instant_of_its_interval():
     """Not at the interval's start: a fixed grid locks onto work that repeats near the
     sampling period, and, where memspy shares the target's CPU, lets each sample's own
-    cost decide where in the program the next one falls (see the sampler's docstring)."""
+    cost decide where in the program the next one falls (see ``sampling.ticks``)."""
     rate = 100.0
     seen: List[Sample] = []
     stats = _run([], rate=rate, duration=0.6, seen=seen)
@@ -126,6 +127,17 @@ def test_each_tick_falls_at_a_random_instant_of_its_interval():
     # A grid puts every tick near 0 (a wake-up is late by well under half an interval).
     assert sum(place >= 0.5 for place in places) >= len(places) // 5, places
     assert sum(place < 0.5 for place in places) >= len(places) // 5, places
+
+
+def test_a_tick_is_taken_late_unless_the_next_ones_instant_passed_too():
+    draws = iter([0.5, 0.9, 0.2, 0.8, 0.9])
+    ticks = Ticks(1.0, 0.0, draw=lambda: next(draws))
+    assert ticks.due == 0.0 and ticks.take(0.0)  # the first at once
+    assert ticks.due == 1.5 and ticks.take(1.6)
+    assert ticks.due == 2.9 and not ticks.take(3.5)  # the next one's instant, 3.2, passed
+    assert ticks.due == 3.2 and ticks.take(3.5)  # 0.3 of an interval after it: not late
+    assert ticks.due == 4.8 and ticks.take(5.5)  # 0.7 after: late
+    assert (ticks.scheduled, ticks.missed, ticks.late) == (5, 1, 1)
 
 
 def test_achieved_rate_is_exact_when_nothing_is_missed():
