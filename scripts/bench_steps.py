@@ -16,10 +16,11 @@ machine can avoid:
 - the batch: the sample's own batched read (every region a steady sample needs), alone.
 
 Then a whole sample (``PythonProcess.sample`` plus the collapsed writer's ``add``) and its
-steps: the read; a steady sample answered from its bytes; for the others, the thread
-list and the walks of the stacks (with the check of their code objects); the kernel's
-thread states; the rest of the sample (code-header read-ahead, thread ids and names, the
-sample's tuples); the writer; and the share of samples answered from their bytes. Steps are timed by
+steps: the read; a steady sample answered from its bytes (by the last one's echo, or
+thread by thread); for the others, the thread list and the walks of the stacks (with the
+check of their code objects); the kernel's thread states; the rest of the sample
+(code-header read-ahead, thread ids and names, the sample's tuples); the writer; and the
+shares of samples answered from their bytes and by the echo. Steps are timed by
 wrapping their functions (about 1 µs each, so the steps add up to a little more than the
 whole).
 
@@ -137,26 +138,30 @@ def measure(pid: int, samples: int) -> Dict[str, Dict[str, float]]:
         steps.wrap(PythonProcess, "sample", "sample")
         steps.wrap(process_memory.ProcessMemory, "_read_batch", "read")
         steps.wrap(walk_module, "answer", "answer")
+        steps.wrap(walk_module, "echoed", "echo")
         steps.wrap(Threads, "snapshot_with", "snapshot")
         steps.wrap(walk_module, "_walk_states", "walks")
         steps.wrap(ThreadFacts, "_running", "proc")
         steps.wrap(type(recording), "add", "writer")
-        answered = process.steady.answered
+        answered, echoed = process.steady.answered, process.steady.echoed
         try:
             _per_call(sample, samples, sleep)
         finally:
             steps.undo()
         part = defaultdict(float, {label: ns / samples / 1000 for label, ns in steps.spent.items()})
         row["  read (the system call)"] = part["read"]
-        row["  answered from the bytes (steady)"] = part["answer"]
+        row["  answered from the bytes (steady: the echo, or thread by thread)"] = (
+            part["echo"] + part["answer"]
+        )
         row["  thread list (whole walks)"] = part["snapshot"]
         row["  stack walks and code checks (whole walks)"] = part["walks"]
         row["  thread states from /proc"] = part["proc"]
         row["  the rest of the sample"] = part["sample"] - sum(
-            part[label] for label in ("read", "answer", "snapshot", "walks", "proc")
+            part[label] for label in ("read", "echo", "answer", "snapshot", "walks", "proc")
         )
         row["  writer (collapsed)"] = part["writer"]
         row["  (samples answered, %)"] = 100 * (process.steady.answered - answered) / samples
+        row["  (of them by the echo, %)"] = 100 * (process.steady.echoed - echoed) / samples
     process.close()
     return out
 
@@ -206,7 +211,7 @@ def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
     for step in rounds[0]["hot"]:
         hot = statistics.median(r["hot"][step] for r in rounds)
         cold = statistics.median(r["after a wake-up"][step] for r in rounds)
-        if step in ("  (its regions)", "  (samples answered, %)"):
+        if step in ("  (its regions)", "  (samples answered, %)", "  (of them by the echo, %)"):
             lines.append(f"| {step} | {hot:.0f} | {cold:.0f} |")
             continue
         hot_text = "" if step.startswith("wake-up") else f"{hot:.1f}"
