@@ -128,15 +128,9 @@ def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
             and time.monotonic() < deadline
         ):
             before = _stacks(warm)
-            time.sleep(0.0005)
             walks.clear()
             answers = warm.steady.answered
-            with _stopped(target.pid):
-                first = _stacks(warm)
-                fresh = PythonProcess(target.pid)
-                cold = _stacks(fresh)
-                fresh.close()
-            assert first == cold
+            first = _as_a_fresh_reader_reads(warm)
             compared += 1
             # Not walked, and not the last sample's: recalled from an earlier one.
             recalled += not walks and first != before
@@ -166,16 +160,23 @@ def test_echoed_samples(moving: Interpreter) -> None:
         deadline = time.monotonic() + 60
         while compared < 400 and (compared < 20 or echoed < 8) and time.monotonic() < deadline:
             before = _stacks(warm)
-            time.sleep(0.0005)
             echoes = warm.steady.echoed
-            with _stopped(target.pid):
-                first = _stacks(warm)
-                fresh = PythonProcess(target.pid)
-                cold = _stacks(fresh)
-                fresh.close()
-            assert first == cold
+            first = _as_a_fresh_reader_reads(warm)
             compared += 1
             echoed += warm.steady.echoed > echoes and first != before
     finally:
         end(target)
     assert echoed >= 8, (echoed, compared)
+
+
+def _as_a_fresh_reader_reads(warm: PythonProcess) -> Dict[int, Tuple[Any, ...]]:
+    """The stacks ``warm`` reads of its target stopped at a random point (after letting
+    it run a moment), checked against a fresh reader's."""
+    time.sleep(0.0005)
+    with _stopped(warm.pid):
+        first = _stacks(warm)
+        fresh = PythonProcess(warm.pid)
+        cold = _stacks(fresh)
+        fresh.close()
+    assert first == cold
+    return first
