@@ -42,6 +42,10 @@ from memspy.memory.base import LAST
 from memspy.model import Frame
 
 Region = Tuple[int, int]
+# Getters of an echo's regions kept per plan, one per set of regions left out: many
+# threads, each moving or not, would otherwise make one per sample for as long as the
+# plan holds.
+MAX_GETTERS = 8
 # A thread's place in the batch: its state as last read, where its bytes lie, and the
 # read-ahead its walk asked for.
 Slot = Tuple[ThreadState, int, int, int, List[Region]]
@@ -110,6 +114,8 @@ class Plan:
         """The getter of every region of a read but those at ``loose`` (sorted)."""
         getter = self._fixed.get(loose)
         if getter is None:
+            if len(self._fixed) >= MAX_GETTERS:  # which threads move changes with each sample
+                self._fixed.clear()
             kept = [index for index in range(len(self.regions)) if index not in loose]
             getter = self._fixed[loose] = itemgetter(*kept)
         return getter
