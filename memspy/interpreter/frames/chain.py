@@ -154,7 +154,7 @@ class FrameChain:
 
     # The bytes of a thread state that its ``prefetch`` and ``raw`` read: equal keys and
     # equal read-ahead make the same walk. A slice, not a method: taken for every thread
-    # of every sample. All of it here (a whole slice of bytes is the bytes themselves).
+    # of every sample. All of it here; each chain narrows it to the fields it reads.
     walk_key = slice(None)
 
     def wanted(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:

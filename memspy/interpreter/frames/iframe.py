@@ -84,6 +84,13 @@ class InterpreterFrameChain(FrameChain):
         self._current_off = t.current_frame
         self._chunk_off, self._top_off = t.datastack_chunk, t.datastack_top
         self._limit_off = t.datastack_limit
+        # The walk key: the fields a walk reads of a thread state (its frame pointer or
+        # cframe, its data-stack chunk, top and limit) and whatever lies between them;
+        # not the status bits each GIL handoff flips, nor the recursion counters, which
+        # change as a thread runs without changing its walk.
+        read = [self._cframe_off, self._current_off, self._chunk_off, self._top_off]
+        offsets = [offset for offset in read + [self._limit_off] if offset is not None]
+        self.walk_key = slice(min(offsets), max(offsets) + 8)
         self._exec, self._prev, self._instr = f.executable, f.previous, f.instr
         self._owner = f.owner
         self._frame_size = f.sizeof
@@ -109,7 +116,7 @@ class InterpreterFrameChain(FrameChain):
         self._prefetches: Dict[int, tuple] = {}
         self._thread = o.thread
         self.call_sites = CallSites()
-        self._moving = self.moving = MovingTops(layout, codes, self.call_sites)
+        self._moving = self.moving = MovingTops(layout, codes, self.call_sites, self.walk_key)
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         """The current chunk's used part and a little more (next time the stack may be a

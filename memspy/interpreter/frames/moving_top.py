@@ -5,8 +5,8 @@ the instruction pointer of its innermost frame, all on the data stack that its w
 reads ahead: the bytes of no two samples are the same, so ``FrameChain.recall`` never
 finds the walk again and every sample of it is walked. Yet the walk reads, of that
 frame, only its code, its link to its caller and its owner, and then the instruction
-(its position): with those, the thread state, the chunk below the frame and every other
-byte read ahead as they were, the whole walk would make the same frames but the first,
+(its position): with those, the thread state's walk key, the chunk below the frame and
+every other byte read ahead as they were, the whole walk would make the same frames but the first,
 at its new position.
 
 So a closed, exact walk whose in-chunk frames all lie below the innermost one is kept
@@ -40,7 +40,7 @@ MAX_ANSWERS = 256  # decoded positions kept per moving top
 class MovingTop(NamedTuple):
     """A kept walk, with the bytes it was read from but the innermost frame's changing part."""
 
-    tstate: bytes
+    tstate: bytes  # the thread state's walk key (``FrameChain.walk_key``)
     regions: List[Region]
     at: int  # where the data-stack chunk is in the read-ahead
     before: Prefetched  # the read-ahead before the chunk, and after it
@@ -58,7 +58,9 @@ class MovingTop(NamedTuple):
 class MovingTops:
     """The moving tops of a chain's threads, noted by its walks (see the module)."""
 
-    def __init__(self, layout: Layout, codes: CodeCache, call_sites: CallSites) -> None:
+    def __init__(
+        self, layout: Layout, codes: CodeCache, call_sites: CallSites, walk_key: slice
+    ) -> None:
         f = layout.iframe
         # Code, caller, instruction, owner: unpacked in one call, in offset order.
         order = sorted(
@@ -71,6 +73,7 @@ class MovingTops:
         self._adaptive = layout.code.code_adaptive
         self.codes = codes
         self.call_sites = call_sites
+        self._walk_key = walk_key
         self.tops: Dict[int, MovingTop] = {}  # thread state -> its moving top
         # Thread state -> the top its latest recall answered from, for the caller to
         # clear (see ``steady``).
@@ -104,7 +107,7 @@ class MovingTops:
         code, prev, _, owner = self._fields(chunk, offset)
         tail = walk.frames if 0 in walk.hidden else walk.frames[1:]
         self.tops[tstate_addr] = MovingTop(
-            tstate, regions, at, list(prefetched[:at]), list(prefetched[at + 1 :]),
+            tstate[self._walk_key], regions, at, list(prefetched[:at]), list(prefetched[at + 1 :]),
             len(chunk), chunk[:offset], offset, (code, prev, owner), walk, tail, site, {},
         )
 
@@ -115,7 +118,7 @@ class MovingTops:
         bytes are those it was kept from but that frame's changing part; else None,
         with nothing changed. The top is noted in ``recalled``."""
         top = self.tops.get(tstate_addr)
-        if top is None or top.tstate != tstate or top.regions != regions:
+        if top is None or top.tstate != tstate[self._walk_key] or top.regions != regions:
             return None
         at = top.at
         if prefetched[:at] != top.before or prefetched[at + 1 :] != top.after:

@@ -108,11 +108,8 @@ def _top_frame_pointer(process: FakeProcess, thread: int = 0) -> Tuple[int, int]
     thread list, that frame's address)."""
     layout = process.layout
     memory = process.memory()
-    head = struct.unpack("<Q", memory.read(process.head_addr, 8))[0]
-    tstate = struct.unpack("<Q", memory.read(head + layout.interp.tstate_head, 8))[0]
+    tstate = _thread_state(process, thread)
     t = layout.tstate
-    for _ in range(thread):
-        tstate = struct.unpack("<Q", memory.read(tstate + t.next, 8))[0]
     if t.frame is not None:
         slot = tstate + t.frame
     elif t.current_frame is not None:
@@ -121,6 +118,16 @@ def _top_frame_pointer(process: FakeProcess, thread: int = 0) -> Tuple[int, int]
         cframe = struct.unpack("<Q", memory.read(tstate + t.cframe, 8))[0]
         slot = cframe + layout.cframe.current_frame
     return slot, struct.unpack("<Q", memory.read(slot, 8))[0]
+
+
+def _thread_state(process: FakeProcess, thread: int = 0) -> int:
+    """The address of the thread state at this index of the thread list."""
+    memory = process.memory()
+    head = struct.unpack("<Q", memory.read(process.head_addr, 8))[0]
+    tstate = struct.unpack("<Q", memory.read(head + process.layout.interp.tstate_head, 8))[0]
+    for _ in range(thread):
+        tstate = struct.unpack("<Q", memory.read(tstate + process.layout.tstate.next, 8))[0]
+    return tstate
 
 
 UNKNOWN = ("<unknown>", "<memspy>", 0)
@@ -690,6 +697,25 @@ def test_a_thread_that_returned_in_a_steady_sample_is_walked_from_its_bytes(vers
     now = stacks(walk(memory, *warm))
     assert now == stacks(walk(fresh, *walkers(process, fresh))) != process.expected
     assert steady.partly == 1
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_thread_state_changed_outside_what_the_walk_reads_is_recalled(version: str):
+    """A thread state's status bits (3.12 flips one at each GIL handoff) and recursion
+    counters change as a thread runs without changing its walk: the walk is recalled,
+    not made again, and its stacks are a fresh walker's."""
+    process, memory, _, warm = _warmed(version, 5)
+    chain, t, tstate = warm[1], process.layout.tstate, _thread_state(process)
+    key = range(*chain.walk_key.indices(t.sizeof))
+    listed = {t.next, t.interp, t.thread_id, t.native_thread_id}
+    offset = next(o for o in range(24, t.sizeof, 4) if o not in key and o not in listed)
+    process.put(tstate + offset, "<i", 12345)
+    memory.inner = fresh = process.memory()
+    walks: List[int] = []
+    raw = chain.raw
+    chain.raw = lambda *args: walks.append(args[0]) or raw(*args)
+    assert stacks(walk(memory, *warm)) == stacks(walk(fresh, *walkers(process, fresh)))
+    assert not walks
 
 
 def _hidden(process: FakeProcess, frame: int) -> bool:
