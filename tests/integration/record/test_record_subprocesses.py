@@ -30,9 +30,10 @@ def test_multiprocessing_children_early_and_late(tmp_path: Path, method: str):
                      sys.executable, str(MP_CHILDREN), method])
     assert result.returncode == 0, result.stderr
     functions = _functions(folded(out))
+    seen = f"{functions}\n{result.stderr}"  # whole: a tuple's repr would be cut short
     # Each child spins 1.5 s at 100 Hz: well over half of that must be seen.
-    assert functions.get("early_child", 0) > 50, (functions, result.stderr)
-    assert functions.get("late_child", 0) > 50, (functions, result.stderr)
+    assert functions.get("early_child", 0) > 50, seen
+    assert functions.get("late_child", 0) > 50, seen
     # The parent, both children, and with spawn multiprocessing's resource tracker.
     processes = int(re.search(r"samples of (\d+) process", result.stderr).group(1))
     assert processes >= 3, result.stderr
