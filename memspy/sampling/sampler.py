@@ -102,6 +102,16 @@ class RunStats:
         return sum(self.errors.values())
 
 
+def _exec_mark(pid: int) -> bytes:
+    """What a new program changes in a process: its auxiliary vector (the program's entry
+    point, where the kernel put its stack); b"" when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/auxv", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -133,6 +143,8 @@ class Targets:
         self.max_depth = max_depth
         self.processes: Dict[int, PythonProcess] = {}
         self.pausers: Dict[int, Pauser] = {}
+        self._marks: Dict[int, bytes] = {}  # pid -> its exec mark when attached
+        self._attached: set = set()  # every pid ever attached
         self._rejected: set = set()
         self._next_discovery = 0.0
         self._root_gone = False
@@ -148,7 +160,9 @@ class Targets:
             pauser.seize()
             self.pausers[process.pid] = pauser
         self.processes[process.pid] = process
-        self.seen += 1
+        self._marks[process.pid] = _exec_mark(process.pid)
+        self.seen += process.pid not in self._attached  # attached again after an exec
+        self._attached.add(process.pid)
 
     def root_exited(self) -> bool:
         """The root was sampled and has gone, or, never Python itself, has exited."""
@@ -184,10 +198,23 @@ class Targets:
                 process.close()  # cannot be paused: ptrace refused, or it exited
                 self._rejected.add(pid)
 
-    def drop(self, pid: int) -> None:
-        """Forget a process that exited; never tried again (its pid may be reused)."""
-        self._rejected.add(pid)
-        self._root_gone = self._root_gone or pid == self.root_pid
+    def execed(self, pid: int) -> bool:
+        """Whether the process runs another program than when it was attached: a child
+        attached between its fork and its exec was read as its parent's copy, and what
+        was learnt of its memory no longer holds."""
+        mark = self._marks.get(pid)
+        now = _exec_mark(pid)
+        return bool(mark) and bool(now) and now != mark
+
+    def drop(self, pid: int, again: bool = False) -> None:
+        """Forget a process that exited, never tried again (its pid may be reused); or,
+        ``again``, one that execed, for the next discovery to attach to anew."""
+        if again:
+            self._next_discovery = 0.0
+        else:
+            self._rejected.add(pid)
+            self._root_gone = self._root_gone or pid == self.root_pid
+        self._marks.pop(pid, None)
         process = self.processes.pop(pid, None)
         if process is not None:
             process.close()
@@ -247,6 +274,9 @@ class Sampler:
             if isinstance(error, TargetExited) or not _alive(pid):
                 self._exited(pid)
                 return None
+            if self.targets.follow and self.targets.execed(pid):
+                self._exited(pid, again=True)
+                return None
             self._error(pid, type(error).__name__, error.message)
             return None
         stats, (exact, repaired, unknown) = self.stats, process.quality
@@ -269,11 +299,13 @@ class Sampler:
         if pending:
             self.stats.errors.update(pending)
 
-    def _exited(self, pid: int) -> None:
+    def _exited(self, pid: int, again: bool = False) -> None:
+        """The process exited (or, ``again``, execed): its latest failed samples were
+        not read errors."""
         pending = self._pending.pop(pid, None)
         if pending:
             self.stats.exiting += sum(pending.values())
-        self.targets.drop(pid)
+        self.targets.drop(pid, again)
 
     def _tick(self) -> None:
         stats = self.stats

@@ -13,6 +13,7 @@ from recorder import folded, frame_names, record
 from schema import speedscope_errors
 
 MP_CHILDREN = Path(__file__).resolve().parents[2] / "targets" / "mp_children.py"
+FORK_EXEC = MP_CHILDREN.parent / "fork_then_exec.py"
 
 
 def _functions(stacks: dict) -> dict:
@@ -37,6 +38,19 @@ def test_multiprocessing_children_early_and_late(tmp_path: Path, method: str):
     # The parent, both children, and with spawn multiprocessing's resource tracker.
     processes = int(re.search(r"samples of (\d+) process", result.stderr).group(1))
     assert processes >= 3, result.stderr
+
+
+def test_a_child_attached_before_its_exec_is_attached_again(tmp_path: Path):
+    """A child found between its fork and its exec is its parent's copy, an initialised
+    interpreter: after the exec what memspy learnt of its memory is wrong, and it must
+    attach again, not fail every sample of the new program."""
+    out = tmp_path / "exec.folded"
+    result = record(["--subprocesses", "-o", str(out), "--", sys.executable, str(FORK_EXEC)])
+    assert result.returncode == 0, result.stderr
+    functions = _functions(folded(out))
+    # The new program spins 1.5 s at 100 Hz: well over half of that must be seen.
+    assert functions.get("late_child", 0) > 50, f"{functions}\n{result.stderr}"
+    assert "samples of 2 process(es)" in result.stderr, result.stderr
 
 
 def test_without_subprocesses_children_are_not_sampled(tmp_path: Path):
