@@ -9,9 +9,8 @@ thread's frames, the code headers). Then, at each tick of memspy's own schedule
 (``memspy.sampling.ticks``: random instants, missed ticks skipped), it does only what
 every sample needs: wake up from the sleep, read that batch in one system call, and,
 without ``--idle``, ask the kernel whether each thread runs (one ``pread`` each).
-Nothing is decoded. OUT
-gets one folded line counting the thread stacks it would have written, so that
-``scripts/bench.py`` measures it exactly as it measures the profilers.
+Nothing is decoded. OUT gets one folded line counting the thread stacks it would have
+written, so that ``scripts/bench.py`` measures it exactly as it measures the profilers.
 """
 
 from __future__ import annotations

@@ -102,21 +102,24 @@ class RunStats:
         return sum(self.errors.values())
 
 
-def _exec_mark(pid: int) -> bytes:
-    """What a new program changes in a process: its auxiliary vector (the program's entry
-    point, where the kernel put its stack); b"" when it cannot be read."""
+def _proc_file(pid: int, name: str) -> bytes:
+    """``/proc/PID/NAME``, b"" when it cannot be read (the process is gone)."""
     try:
-        with open(f"/proc/{pid}/auxv", "rb") as f:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
             return f.read()
     except OSError:
         return b""
 
 
+def _exec_mark(pid: int) -> bytes:
+    """What a new program changes in a process: its auxiliary vector (the program's entry
+    point, where the kernel put its stack); b"" when it cannot be read."""
+    return _proc_file(pid, "auxv")
+
+
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
+    stat = _proc_file(pid, "stat")
+    if not stat:
         return False
     state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
     return state not in (b"Z", b"X")
@@ -144,11 +147,10 @@ class Targets:
         self.processes: Dict[int, PythonProcess] = {}
         self.pausers: Dict[int, Pauser] = {}
         self._marks: Dict[int, bytes] = {}  # pid -> its exec mark when attached
-        self._attached: set = set()  # every pid ever attached
+        self._attached: set = set()  # every pid ever attached (again after an exec)
         self._rejected: set = set()
         self._next_discovery = 0.0
         self._root_gone = False
-        self.seen = 0
         if root is not None:
             self._add(root)
 
@@ -161,8 +163,12 @@ class Targets:
             self.pausers[process.pid] = pauser
         self.processes[process.pid] = process
         self._marks[process.pid] = _exec_mark(process.pid)
-        self.seen += process.pid not in self._attached  # attached again after an exec
         self._attached.add(process.pid)
+
+    @property
+    def seen(self) -> int:
+        """Processes sampled over the run, one attached again after an exec once."""
+        return len(self._attached)
 
     def root_exited(self) -> bool:
         """The root was sampled and has gone, or, never Python itself, has exited."""

@@ -6,8 +6,8 @@ reads ahead: the bytes of no two samples are the same, so ``FrameChain.recall`` 
 finds the walk again and every sample of it is walked. Yet the walk reads, of that
 frame, only its code, its link to its caller and its owner, and then the instruction
 (its position): with those, the thread state's walk key, the chunk below the frame and
-every other byte read ahead as they were, the whole walk would make the same frames but the first,
-at its new position.
+every other byte read ahead as they were, the whole walk would make the same frames but
+the first, at its new position.
 
 So a closed, exact walk whose in-chunk frames all lie below the innermost one is kept
 with those bytes (``MovingTop``); a later sample that has the same ones is that walk
@@ -107,8 +107,9 @@ class MovingTops:
         code, prev, _, owner = self._fields(chunk, offset)
         tail = walk.frames if 0 in walk.hidden else walk.frames[1:]
         self.tops[tstate_addr] = MovingTop(
-            tstate[self._walk_key], regions, at, list(prefetched[:at]), list(prefetched[at + 1 :]),
-            len(chunk), chunk[:offset], offset, (code, prev, owner), walk, tail, site, {},
+            tstate[self._walk_key], regions, at,
+            list(prefetched[:at]), list(prefetched[at + 1 :]), len(chunk),
+            chunk[:offset], offset, (code, prev, owner), walk, tail, site, {},
         )
 
     def recall(
