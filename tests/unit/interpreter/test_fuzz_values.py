@@ -109,9 +109,9 @@ def test_random_objects_give_text_quickly(version, noise: bytes, name: bytes) ->
     struct.pack_into("<Q", data, layout.object.type, TYPE)
     memory.add(OBJECT, bytes(data))
     memory.add(0x40000, noise * 4)  # something for wild pointers to land on
-    start = time.perf_counter()
+    start = time.thread_time()
     shown = _values(memory, version).describe(OBJECT)
-    assert time.perf_counter() - start < 1.0
+    assert time.thread_time() - start < 1.0
     assert isinstance(shown, str) and shown
     assert shown == Unreadable or len(shown) < 4 * MAX_TEXT + 2000
     assert "\x1b" not in shown
@@ -128,9 +128,9 @@ def test_a_garbage_frame_and_code_object_fail_as_ours_quickly(version, code: byt
     memory = BufferMemory({0x50000: code, 0x60000: frame, 0x40000: frame * 8})
     objects = RemoteObjects(memory, layout, {})
     codes = CodeCache(memory, layout, objects, None)
-    start = time.perf_counter()
+    start = time.thread_time()
     try:
         FrameVariables(memory, layout, codes, objects).of(0x60000, 0x50000)
     except (MemspyError, struct.error, ValueError, UnicodeError):
         pass
-    assert time.perf_counter() - start < 2.0
+    assert time.thread_time() - start < 2.0

@@ -39,12 +39,12 @@ firstlinenos = st.integers(-(2**31), 2**31 - 1)
 
 def decode(kind: str, table: bytes, firstlineno: int, position: int) -> int | None:
     """The line, or None for a read error; fails on any other exception or a slow call."""
-    start = time.perf_counter()
+    start = time.thread_time()
     try:
         line: int | None = decode_line(kind, table, firstlineno, position)
     except RemoteReadError:
         line = None
-    assert time.perf_counter() - start < SECONDS_PER_CALL
+    assert time.thread_time() - start < SECONDS_PER_CALL
     assert line is None or type(line) is int
     return line
 
@@ -105,6 +105,6 @@ def test_huge_adversarial_tables_stay_linear(kind: str, unit: bytes) -> None:
     # terminator: a decoder that let varints run on would rescan the rest of the table
     # from every entry. b"\xe9\x02" is a valid entry (+1 line), so nothing stops early.
     table = unit * ((1 << 18) // len(unit)) + b"\x00\x00"
-    start = time.perf_counter()
+    start = time.thread_time()
     decode(kind, table, 1, 1 << 30)
-    assert time.perf_counter() - start < 2.0
+    assert time.thread_time() - start < 2.0
