@@ -22,20 +22,25 @@ other thread to look at. Any other sample goes on to the whole walk with the byt
 already read: never read again.
 
 Even that check is a hundred small steps for one busy thread. So a sample answered in
-full leaves an ``Echo``: the bytes it was answered from, but the GIL holder's and the
-data-stack chunks of the threads recalled with their innermost frame moved (3.11+, see
-``frames.moving_top``). The next sample whose bytes are those, in one comparison, gets
-the same stacks, with each such thread's innermost frame where its chunk puts it now,
-as its moving top would put it: what the check above would answer, in a few steps.
+full leaves an ``Echo``: the bytes it was answered from, but those no walk looked at
+(the GIL holder; the read-ahead regions a ≤3.10 walk did not use, frames other threads
+reuse), the thread states (compared by their link, ids and walk key: what the thread
+list and the recalls look at), and the innermost frame of each thread recalled with one
+that moves in place (3.11+ data-stack chunks, see ``frames.moving_top``; ≤3.10 frame
+objects whose ``f_lasti`` alone changed, see ``frames.moving_frame``). The next sample
+whose bytes are those, in one comparison, gets the same stacks, with each such thread's
+innermost frame where it is now, as its recall would put it: what the check above would
+answer, in a few steps.
 """
 
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
 from memspy.interpreter.codes import CodeCache
 from memspy.interpreter.frames.chain import FrameChain
+from memspy.interpreter.frames.moving_frame import MovingFrame, MovingFrames
 from memspy.interpreter.frames.moving_top import MovingTop, MovingTops
 from memspy.interpreter.thread_states import SameList, ThreadState
 from memspy.memory.base import LAST
@@ -52,29 +57,42 @@ Slot = Tuple[ThreadState, int, int, int, List[Region]]
 # Every thread with its stack (None where its walk was not recalled), and the index and
 # slot of each of those.
 Answer = Tuple[List[Tuple[ThreadState, Optional[List[Frame]]]], List[Tuple[int, Slot]]]
-# A thread recalled with its innermost frame moved: its stack's index, its chunk's index
-# in the read, its moving top.
-Mover = Tuple[int, int, MovingTop]
+# A thread whose walk was recalled with an innermost frame that may move (see
+# ``frames.moving_top`` and ``frames.moving_frame``): its stack's index, and that frame.
+Top = Union[MovingTop, MovingFrame]
+Mover = Tuple[int, Top]
+Moving = Union[MovingTops, MovingFrames]
 
 
 class Echo:
     """A sample answered in full, for the next ones (see the module)."""
 
-    __slots__ = ("fixed", "held", "movers", "sites", "stacks", "generation")
+    __slots__ = (
+        "fixed", "held", "states", "keys", "tops", "held_tops", "movers", "sites", "stacks",
+        "generation",
+    )
 
     def __init__(
         self,
+        plan_: Plan,
         fixed: Callable[[List[Optional[bytes]]], object],
-        held: object,
+        read: List[Optional[bytes]],
+        key: slice,
+        tops: Callable[[List[Optional[bytes]]], Tuple[Optional[bytes], ...]],
         movers: List[Mover],
         stacks: List[Tuple[ThreadState, Optional[List[Frame]]]],
         generation: int,
     ) -> None:
         self.fixed = fixed  # the regions of a read that must be as they were
-        self.held = held  # their bytes
+        self.held = fixed(read)  # their bytes
+        # The thread states as read, and the bytes of each that its walk reads.
+        self.states = plan_.states_of(read)
+        self.keys = [state[key] for state in self.states]  # type: ignore[index]
+        self.tops = tops  # the regions of the movers' innermost frames, and their bytes
+        self.held_tops = tops(read)
         self.movers = movers
         # The call sites their recalls learn (``CallSites.learn``'s arguments).
-        self.sites = [top.site for _, _, top in movers if top.site is not None]
+        self.sites = [top.site for _, top in movers if top.site is not None]
         self.stacks = stacks
         self.generation = generation  # the code cache's
 
@@ -84,7 +102,7 @@ class Plan:
 
     __slots__ = (
         "regions", "order", "states", "same_list", "slots", "code_regions", "codes_at",
-        "holder_at", "echo", "_fixed",
+        "holder_at", "states_of", "echo", "_fixed",
     )
 
     def __init__(
@@ -106,6 +124,7 @@ class Plan:
         self.code_regions = code_regions  # the code headers read ahead, at ``codes_at``
         self.codes_at = codes_at
         self.holder_at = holder_at  # where the GIL holder's bytes lie, if read
+        self.states_of = regions_getter([slot[1] for slot in slots])  # the thread states
         self.echo: Optional[Echo] = None  # the last sample answered in full
         # The getter of the regions an echo holds, by the regions it leaves out.
         self._fixed: Dict[Tuple[int, ...], Callable[[List[Optional[bytes]]], object]] = {}
@@ -117,8 +136,20 @@ class Plan:
             if len(self._fixed) >= MAX_GETTERS:  # which threads move changes with each sample
                 self._fixed.clear()
             kept = [index for index in range(len(self.regions)) if index not in loose]
-            getter = self._fixed[loose] = itemgetter(*kept)
+            getter = self._fixed[loose] = regions_getter(kept)
         return getter
+
+
+def regions_getter(
+    indexes: Sequence[int],
+) -> Callable[[List[Optional[bytes]]], Tuple[Optional[bytes], ...]]:
+    """The getter of a read's regions at ``indexes``, as a tuple however many."""
+    if len(indexes) > 1:
+        return itemgetter(*indexes)
+    if indexes:
+        index = indexes[0]
+        return lambda read: (read[index],)
+    return lambda read: ()
 
 
 class SteadySamples:
@@ -210,7 +241,7 @@ def answer(
     if not codes.accept_steady(plan_.code_regions, read[plan_.codes_at :], walked):
         return None
     if not missed and moving is not None:
-        plan_.echo = _echo(plan_, read, stacks, moving.recalled, generation)
+        plan_.echo = _echo(plan_, read, stacks, moving, chain.walk_key, generation)
     return stacks, missed
 
 
@@ -218,32 +249,40 @@ def _echo(
     plan_: Plan,
     read: List[Optional[bytes]],
     stacks: List[Tuple[ThreadState, Optional[List[Frame]]]],
-    recalled: Dict[int, MovingTop],
+    moving: Moving,
+    key: slice,
     generation: int,
 ) -> Echo:
-    """The echo of a sample answered in full from ``read``, the moving tops its
-    threads were recalled from in ``recalled``."""
-    movers = []
+    """The echo of a sample answered in full from ``read``, the moving frames of the
+    walks it recalled in ``moving.recalled``. Left out of the bytes held: the thread
+    states (compared by the bytes their walks read, ``key``), the GIL holder, the movers'
+    innermost frames and the read-ahead regions their walks did not use."""
+    recalled = moving.recalled
+    movers: List[Mover] = []
+    tops = []
+    loose = {slot[1] for slot in plan_.slots}
     for at, (state, _, start, _, _) in enumerate(plan_.slots):
         top = recalled.get(state.addr)
         if top is not None:
-            movers.append((at, start + top.at, top))
-    loose = {index for _, index, _ in movers}
+            movers.append((at, top))
+            tops.append(start + top.at)
+            loose.update([start + index for index in top.unused])
+    loose.update(tops)
     if plan_.holder_at is not None:
         loose.add(plan_.holder_at)
     fixed = plan_.fixed(tuple(sorted(loose)))
-    return Echo(fixed, fixed(read), movers, stacks, generation)
+    return Echo(plan_, fixed, read, key, regions_getter(tops), movers, stacks, generation)
 
 
 def echoed(
     plan_: Plan, read: List[Optional[bytes]], chain: FrameChain, codes: CodeCache
 ) -> Optional[Answer]:
     """``answer``'s answer from the plan's echo, when there is one and ``read`` is its
-    sample but for its moving frames and the GIL holder; else None, the echo dropped."""
+    sample but for what the echo leaves out (see ``_echo``); else None, the echo dropped."""
     echo, moving = plan_.echo, chain.moving
     if echo is None or moving is None:
         return None
-    stacks = _echoed(echo, read, moving, codes)
+    stacks = _echoed(plan_, echo, read, moving, chain.walk_key, codes)
     if stacks is None:
         plan_.echo = None
         return None
@@ -251,29 +290,45 @@ def echoed(
 
 
 def _echoed(
-    echo: Echo, read: List[Optional[bytes]], moving: MovingTops, codes: CodeCache
+    plan_: Plan,
+    echo: Echo,
+    read: List[Optional[bytes]],
+    moving: Moving,
+    key: slice,
+    codes: CodeCache,
 ) -> Optional[List[Tuple[ThreadState, Optional[List[Frame]]]]]:
-    """The stacks of ``echo`` with each moving top's innermost frame where ``read`` puts
-    it, when ``read`` is the echo's sample but for those frames and the GIL holder; else
-    None, having changed nothing.
+    """The stacks of ``echo`` with each mover's innermost frame where ``read`` puts it,
+    when ``read`` is the echo's sample but for those frames, the GIL holder, what its
+    walks did not use and what its thread states hold beyond the thread list and their
+    walk keys; else None, having changed nothing.
 
-    The bytes held are those the last answer checked, thread list, code headers and
-    all, with the code cache as that answer left it; a moving top's chunk is checked as
-    its recall checks it. The answer is then that of ``answer``, which would recall each
+    What is held is what the last answer checked, thread list, code headers and walks'
+    bytes, with the code cache as that answer left it; a mover's frame is checked as its
+    recall checks it. The answer is then that of ``answer``, which would recall each
     thread from these very bytes."""
     if echo.generation != codes.generation or echo.fixed(read) != echo.held:
         return None
-    movers = echo.movers
-    if not movers:
-        return echo.stacks
-    stacks = list(echo.stacks)
-    for at, index, top in movers:
-        moved = moving.moved(top, read[index])
-        if moved is None:
+    states = plan_.states_of(read)
+    if states != echo.states:
+        same_ids = plan_.same_list.same_ids
+        for now, held, walk_key in zip(states, echo.states, echo.keys):
+            if now != held and (
+                now is None or now[key] != walk_key or not same_ids(now, held)  # type: ignore[arg-type]
+            ):
+                return None
+    stacks = echo.stacks
+    now = echo.tops(read)
+    if now != echo.held_tops:
+        stacks = list(stacks)
+        moved_to = moving.moved
+        for (at, top), data, held in zip(echo.movers, now, echo.held_tops):
+            if data != held:
+                moved = moved_to(top, data)  # type: ignore[arg-type]
+                if moved is None:
+                    return None
+                stacks[at] = (stacks[at][0], moved[1])
+        if codes.generation != echo.generation:  # a new position's decoding filled the cache
             return None
-        stacks[at] = (stacks[at][0], moved[1])
-    if codes.generation != echo.generation:  # a new position's decoding filled the cache
-        return None
     learn = moving.call_sites.learn  # as each recall would have
     for site in echo.sites:
         learn(*site)

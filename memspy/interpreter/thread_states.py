@@ -71,6 +71,10 @@ class SameList:
                 return False
         return True
 
+    def same_ids(self, state: bytes, other: bytes) -> bool:
+        """Whether two reads of a thread state have the same link, thread id and kernel id."""
+        return self._ids(state) == self._ids(other)
+
 
 class _GilReader:
     """Where to read the GIL holder from, and how to decode what was read."""

@@ -15,6 +15,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    Union,
 )
 
 from memspy.errors import MemspyError, TargetExited
@@ -24,6 +25,7 @@ from memspy.memory.base import AGAIN, ALSO, FIRST, THEN, Memory
 from memspy.model import Frame
 
 if TYPE_CHECKING:
+    from memspy.interpreter.frames.moving_frame import MovingFrames
     from memspy.interpreter.frames.moving_top import MovingTops
 
 _PTR = struct.Struct("<Q")
@@ -135,8 +137,9 @@ class FrameChain:
         self.codes = codes
         self.max_depth = max_depth
         self._remembered: Dict[int, Remembered] = {}  # thread state -> its last walk
-        # 3.11+: walks recalled with their innermost frame moved (see ``moving_top``).
-        self.moving: Optional[MovingTops] = None
+        # Recalled walks whose innermost frame moves in place as the thread runs, for a
+        # sample's echo (see ``steady``): 3.11+ ``moving_top``, ≤3.10 ``moving_frame``.
+        self.moving: Optional[Union[MovingTops, MovingFrames]] = None
         # Thread state -> its recent closed walks, by the regions they used and their
         # bytes; and the sets of regions those were, each with what picks them out.
         self._memo: Dict[int, Dict[MemoKey, Remembered]] = {}

@@ -53,6 +53,7 @@ class MovingTop(NamedTuple):
     tail: List[Frame]  # the walk's frames after the innermost one's
     site: Optional[Site]
     answers: Dict[int, Tuple[RawStack, List[Frame]]]  # by the innermost frame's position
+    unused: Tuple[int, ...] = ()  # read-ahead regions the walk did not use: none here
 
 
 class MovingTops:

@@ -22,8 +22,10 @@ from memspy.interpreter.frames.chain import (
     raw_stack,
     reused_stack,
 )
+from memspy.interpreter.frames.moving_frame import MovingFrames
 from memspy.interpreter.linked_lists import freed, guess_regions
 from memspy.memory.base import Memory, read_each
+from memspy.model import Frame
 from memspy.offsets import Layout
 
 _PTR = struct.Struct("<Q")
@@ -102,6 +104,7 @@ class PyFrameChain(FrameChain):
         self._bottom: Dict[int, List[Tuple[int, Tuple[int, int, int]]]] = {}
         self.parents = Parents()
         self.call_sites = CallSites()
+        self._moving = self.moving = MovingFrames(layout, codes, self.call_sites)
 
     def prefetch(self, tstate_addr: int, tstate: bytes) -> List[Tuple[int, int]]:
         guess = self._guess.get(tstate_addr, [])
@@ -321,12 +324,25 @@ class PyFrameChain(FrameChain):
         # (the region after the frames).
         return reused_stack(head, last, changed, guess, (*range(depth), len(prefetched)))
 
+    def recall(
+        self, tstate_addr: int, tstate: bytes, regions: List[Tuple[int, int]],
+        prefetched: Prefetched,
+    ) -> Optional[Tuple[RawStack, List[Frame], int]]:
+        """A walk kept from these bytes, its innermost frame noted (see ``moving_frame``)."""
+        recalled = super().recall(tstate_addr, tstate, regions, prefetched)
+        if recalled is not None:
+            self._moving.note(tstate_addr, self._remembered[tstate_addr])
+        return recalled
+
     def _frame_of(self, data: bytes) -> RawFrame:
         code, lasti = self._fields.unpack_from(data)
         return code, lasti, False
 
     def _tables(self) -> List[Dict[int, object]]:
-        return [*super()._tables(), self._guess, self._recent, self._bottom]
+        return [
+            *super()._tables(), self._guess, self._recent, self._bottom, self._moving.tops,
+            self._moving.recalled,
+        ]
 
 
 def _next(addrs: Sequence[int], index: int) -> int:

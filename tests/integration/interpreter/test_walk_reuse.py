@@ -10,8 +10,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Tuple
 
-import pytest
-from interpreters import INTERPRETERS, Interpreter
+from interpreters import Interpreter
 from robust import end, start
 from target import Target
 from target import _task_states as task_states
@@ -141,17 +140,12 @@ def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
     assert answered >= wanted // 2, (answered, recalled, compared)
 
 
-# Where frames live on the data stack, and a busy innermost frame moves in place.
-MOVING_TOPS = [i for i in INTERPRETERS if i.version >= (3, 11)]
-
-
-@pytest.mark.parametrize("moving", MOVING_TOPS, ids=[i.id for i in MOVING_TOPS])
-def test_echoed_samples(moving: Interpreter) -> None:
-    """3.11+: a sample answered by the last one's echo (the same bytes but its moving
-    innermost frames', see ``steady``), with a stack other than the last sample's, is
-    what a fresh reader reads, each time the target is stopped at a random point."""
-    moving.require()
-    target = start("shallow_loop.py", python=str(moving.path))
+def test_echoed_samples(interpreter: Interpreter) -> None:
+    """A sample answered by the last one's echo (the same bytes but its moving innermost
+    frames' and what its walks did not use, see ``steady``), with a stack other than the
+    last sample's, is what a fresh reader reads, each time the target is stopped at a
+    random point."""
+    target = start("shallow_loop.py", python=str(interpreter.path))
     try:
         warm = PythonProcess(target.pid)
         for _ in range(300):

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from memspy.errors import MemspyError, RemoteReadError
 from memspy.interpreter.frames.chain import PARTLY_UNKNOWN, CallSites, truncated_frame
 from memspy.interpreter.frames.iframe import CFRAME_MEMORY
-from memspy.interpreter.steady import SteadySamples
+from memspy.interpreter.steady import SteadySamples, echoed
 from memspy.interpreter.walk import MAX_PREFETCH_BYTES, Walk, walk
 from memspy.memory import BufferMemory
 from memspy.memory.base import AGAIN, FIRST, read_each
@@ -652,36 +652,34 @@ def _warmed(
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_steady_sample_is_answered_from_its_bytes_as_a_walk_would_read_them(version: str):
     """Once a sample recalls every thread's walk, the next with the same batch is
-    answered from its bytes alone: the stacks a walk gives. On ≤3.10 a frame that moved
-    is walked (and the stacks are a fresh walker's), and moving it back is answered
-    again (the chain keeps recent walks). On 3.11+ an innermost frame that moved is
-    still answered (only its position changed, and the last sample's echo answers it),
-    a moved caller is walked."""
+    answered from its bytes alone: the stacks a walk gives. An innermost frame that
+    moved is still answered (only its position changed, and the last sample's echo
+    answers it); a moved caller is walked (and the stacks are a fresh walker's). On
+    ≤3.10, moving it back is answered again (the chain keeps recent walks)."""
     process, memory, steady, warm = _warmed(version, 4)
     assert steady.answered >= 1
     answered = steady.answered
     assert stacks(walk(memory, *warm)) == process.expected
     assert steady.answered == answered + 1
     top = _frames_of_first_thread(process)[0]
-    before = process.memory()
     _move(process, top, 3)
     memory.inner = fresh = process.memory()
     moved = walk(memory, *warm)
     assert stacks(moved) == stacks(walk(fresh, *walkers(process, fresh))) != process.expected
-    if version not in PYFRAME_VERSIONS:
-        assert steady.answered == answered + 2
-        assert steady.echoed >= 1  # by the echo of the sample before (see ``steady``)
-        _move(process, _frames_of_first_thread(process)[1], 5)
-        memory.inner = fresh = process.memory()
-        moved = walk(memory, *warm)
-        assert steady.answered == answered + 2
-        assert stacks(moved) == stacks(walk(fresh, *walkers(process, fresh)))
-    else:
-        assert (steady.answered, steady.partly) == (answered + 1, 1)  # the thread list held
+    assert steady.answered == answered + 2
+    assert steady.echoed >= 1  # by the echo of the sample before (see ``steady``)
+    before = process.memory()
+    _move(process, _frames_of_first_thread(process)[1], 5)
+    memory.inner = fresh = process.memory()
+    moved = walk(memory, *warm)
+    assert steady.answered == answered + 2
+    assert stacks(moved) == stacks(walk(fresh, *walkers(process, fresh)))
+    if version in PYFRAME_VERSIONS:
+        assert steady.partly == 1  # the thread list held
         memory.inner = before
         for _ in range(3):
-            assert stacks(walk(memory, *warm)) == process.expected
-        assert steady.answered > answered + 1
+            assert stacks(walk(memory, *warm)) == stacks(walk(before, *walkers(process, before)))
+        assert steady.answered > answered + 2
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -716,6 +714,37 @@ def test_a_thread_state_changed_outside_what_the_walk_reads_is_recalled(version:
     chain.raw = lambda *args: walks.append(args[0]) or raw(*args)
     assert stacks(walk(memory, *warm)) == stacks(walk(fresh, *walkers(process, fresh)))
     assert not walks
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_echo_holds_while_its_thread_states_differ_only_where_no_walk_reads(version: str):
+    """A sample's echo (see ``steady``) compares thread states by what the whole answer
+    looks at, their link, ids and walk key: a change elsewhere is echoed, one to the walk
+    key or to the thread id is not (and the echo is dropped)."""
+    process, memory, steady, warm = _warmed(version, 6)
+    _, chain, codes = warm[:3]
+    plan = steady.plan
+    assert plan is not None and plan.echo is not None
+    echo, state_at = plan.echo, plan.slots[0][1]
+    read = memory.read_some(plan.regions, plan.order)
+    t = process.layout.tstate
+    key = range(*chain.walk_key.indices(t.sizeof))
+    listed = {t.next, t.interp, t.thread_id, t.native_thread_id}
+    elsewhere = next(o for o in range(24, t.sizeof, 4) if o not in key and o not in listed)
+
+    def echoed_with(offset: int) -> Optional[Any]:
+        """The echo's answer to ``read`` with one byte of the thread state changed."""
+        changed = bytearray(read[state_at])
+        changed[offset] ^= 0x10
+        plan.echo = echo
+        return echoed(plan, [*read[:state_at], bytes(changed), *read[state_at + 1 :]], chain, codes)
+
+    answered = echoed_with(elsewhere)
+    assert answered is not None
+    assert [[f[:3] for f in frames] for _, frames in answered[0]] == process.expected
+    assert echoed_with(key[0]) is None
+    assert plan.echo is None
+    assert echoed_with(t.thread_id) is None
 
 
 def _hidden(process: FakeProcess, frame: int) -> bool:
