@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import itertools
 import operator
 import os
 import struct
@@ -229,53 +230,69 @@ class ProcessMemory:
         Merging cannot make a read fail that would not have failed anyway: bytes between
         two regions under a page apart lie in the pages holding those regions.
         """
-        for addr, size in regions:
-            if size <= 0 or size > MAX_READ or addr <= 0:
-                raise RemoteReadError(f"refusing to read 0x{addr:x} (+{size})")
-        keys = [(stage, addr, size) for stage, (addr, size) in zip(stages, regions)]
-        order = sorted(range(len(regions)), key=keys.__getitem__)
-        runs: List[List[int]] = []  # [start, end] in the target
-        run_of = [0] * len(regions)
-        last_stage = None
-        for index in order:
-            stage, addr, size = keys[index]
-            if (
-                runs
-                and stage == last_stage
-                and addr - runs[-1][1] < MERGE_GAP
-                and addr + size - runs[-1][0] <= MAX_READ
-            ):
-                runs[-1][1] = max(runs[-1][1], addr + size)
-            else:
-                runs.append([addr, addr + size])
-            run_of[index] = len(runs) - 1
-            last_stage = stage
-        placed, total = [], 0  # where each run lands in the buffer
-        for start, end in runs:
-            placed.append(total)
-            total += end - start
+        starts, ends, run_of = _runs(regions, stages)
+        sizes = [end - start for start, end in zip(starts, ends)]
+        placed = list(itertools.accumulate(sizes, initial=0))  # where each run lands
+        total = placed.pop()
         buf = ctypes.create_string_buffer(total)
         base = ctypes.addressof(buf)
-        remote_words: List[int] = []
-        local_words: List[int] = []
-        for (start, end), offset in zip(runs, placed):
-            remote_words += (start, end - start)
-            local_words += (base + offset, end - start)
-        spans = []
-        for (addr, size), run in zip(regions, run_of):
-            offset = placed[run] + addr - runs[run][0]
-            spans.append((offset, offset + size))
-        local, remote = self._iovecs(len(runs))
+        # Where each region lands: its run's place, plus its offset in the run.
+        shift = [place - start for place, start in zip(placed, starts)]
+        offsets = [addr + shift[run] for (addr, _), run in zip(regions, run_of)]
+        local, remote = self._iovecs(len(sizes))
         # One pack_into per array: filling ctypes structs field by field costs ~0.2 µs each.
-        layout = _words(2 * len(runs))
-        layout.pack_into(local, 0, *local_words)
-        layout.pack_into(remote, 0, *remote_words)
+        layout = _words(2 * len(sizes))
+        layout.pack_into(local, 0, *_pairs([base + place for place in placed], sizes))
+        layout.pack_into(remote, 0, *_pairs(starts, sizes))
         self._packed_regions, self._packed_stages = list(regions), stages
         self._packed_buf = buf
-        self._spans, self._total, self._iov_count = spans, total, len(runs)
-        cut = operator.itemgetter(*[slice(start, end) for start, end in spans])
-        self._cut = cut if len(spans) > 1 else lambda raw: [cut(raw)]
-        self._run_of, self._run_sizes = run_of, [end - start for start, end in runs]
+        self._spans = [
+            (offset, offset + size) for offset, (_, size) in zip(offsets, regions)
+        ]
+        self._total, self._iov_count = total, len(sizes)
+        cut = operator.itemgetter(*[slice(start, end) for start, end in self._spans])
+        self._cut = cut if len(regions) > 1 else lambda raw: [cut(raw)]
+        self._run_of, self._run_sizes = run_of, sizes
+
+
+def _runs(
+    regions: Sequence[Tuple[int, int]], stages: List[int]
+) -> Tuple[List[int], List[int], List[int]]:
+    """The runs to read (their starts and ends in the target, stage after stage, each
+    in address order) and the run of each region."""
+    addrs = [addr for addr, _ in regions]
+    sizes = [size for _, size in regions]
+    if min(sizes) <= 0 or max(sizes) > MAX_READ or min(addrs) <= 0:
+        addr, size = next(r for r in regions if not 0 < r[1] <= MAX_READ or r[0] <= 0)
+        raise RemoteReadError(f"refusing to read 0x{addr:x} (+{size})")
+    # One int per region sorts as (stage, address): user-space addresses fit in 48 bits.
+    keys = [(stage << 48) | addr for stage, addr in zip(stages, addrs)]
+    starts: List[int] = []
+    ends: List[int] = []
+    run_of = [0] * len(regions)
+    last = -1
+    start = end = 0
+    for index in sorted(range(len(regions)), key=keys.__getitem__):
+        stage, addr = stages[index], addrs[index]
+        top = addr + sizes[index]
+        if stage == last and addr - end < MERGE_GAP and top - start <= MAX_READ:
+            end = max(end, top)
+        else:
+            if last != -1:
+                starts.append(start)
+                ends.append(end)
+            start, end, last = addr, top, stage
+        run_of[index] = len(starts)
+    starts.append(start)
+    ends.append(end)
+    return starts, ends, run_of
+
+
+def _pairs(firsts: List[int], seconds: List[int]) -> List[int]:
+    """``firsts`` and ``seconds`` interleaved: an iovec array's words."""
+    words = firsts + seconds
+    words[::2], words[1::2] = firsts, seconds
+    return words
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,10 +18,11 @@ use, so the shortcut gives the walk's own answer and biases no sample.
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from operator import itemgetter
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from memspy.interpreter.codes import CodeCache
-from memspy.interpreter.frames.chain import EXACT, CallSites, RawStack, Remembered
+from memspy.interpreter.frames.chain import EXACT, CallSites, Prefetched, RawStack, Remembered
 from memspy.model import Frame
 from memspy.offsets import Layout
 
@@ -34,6 +35,8 @@ class MovingFrame(NamedTuple):
 
     at: int  # where the innermost frame is in the thread's read-ahead
     unused: Tuple[int, ...]  # the read-ahead regions the walk did not use
+    others: Callable[[Prefetched], object]  # the getter of the other regions it used
+    held: object  # and their bytes
     size: int
     head: bytes  # the frame's bytes before f_lasti, and after it
     rest: bytes
@@ -56,16 +59,44 @@ class MovingFrames:
         # caller to clear (see ``steady``).
         self.recalled: Dict[int, MovingFrame] = {}
 
-    def note(self, tstate_addr: int, walk: Remembered) -> None:
-        """``walk`` was recalled for this thread: note its moving frame in ``recalled``."""
+    def keep(self, tstate_addr: int, walk: Optional[Remembered]) -> Optional[MovingFrame]:
+        """The moving frame of the thread's last walk, ``walk`` (None if it has none)."""
         top = self.tops.get(tstate_addr)
         if top is None or top.walk is not walk:
-            top = self._top(walk)
+            top = self._top(walk) if walk is not None else None
             if top is None:
                 self.tops.pop(tstate_addr, None)
-                return
+                return None
             self.tops[tstate_addr] = top
+        return top
+
+    def note(self, tstate_addr: int, walk: Remembered) -> None:
+        """``walk`` was recalled for this thread: note its moving frame in ``recalled``."""
+        top = self.keep(tstate_addr, walk)
+        if top is not None:
+            self.recalled[tstate_addr] = top
+
+    def recall(
+        self, tstate_addr: int, key: bytes, regions: List[Tuple[int, int]],
+        prefetched: Prefetched,
+    ) -> Optional[Tuple[RawStack, List[Frame], int]]:
+        """The thread's last walk with its innermost frame at its ``f_lasti`` now, when
+        the thread state's walk key, the regions and the bytes the walk used are those
+        it was made from but that frame's ``f_lasti``; else None, with nothing changed.
+        The moving frame is noted in ``recalled``."""
+        top = self.tops.get(tstate_addr)
+        if top is None:
+            return None
+        walk = top.walk
+        if walk.generation != self.codes.generation or walk.inputs[0] != key:
+            return None
+        if walk.inputs[2] != regions or top.others(prefetched) != top.held:
+            return None
+        answer = self.moved(top, prefetched[top.at])
+        if answer is None:
+            return None
         self.recalled[tstate_addr] = top
+        return answer[0], answer[1], walk.generation
 
     def _top(self, walk: Remembered) -> Optional[MovingFrame]:
         raw = walk.raw
@@ -79,9 +110,10 @@ class MovingFrames:
         lasti = self._lasti
         kept = set(used)
         unused = tuple(index for index in range(len(prefetched)) if index not in kept)
+        others = _getter(used[1:])
         return MovingFrame(
-            at, unused, len(data), data[:lasti], data[lasti + 4 :], raw.frames[0][0], walk,
-            walk.frames[1:], {},
+            at, unused, others, others(prefetched), len(data), data[:lasti],
+            data[lasti + 4 :], raw.frames[0][0], walk, walk.frames[1:], {},
         )
 
     def moved(
@@ -117,3 +149,9 @@ class MovingFrames:
             top.answers.clear()
         top.answers[lasti] = answer
         return answer
+
+
+def _getter(indexes: Tuple[int, ...]) -> Callable[[Prefetched], object]:
+    """The getter of the regions at ``indexes`` (at least one: a walk uses the frame
+    pointer read again after the frames)."""
+    return itemgetter(*indexes)

@@ -328,11 +328,21 @@ class PyFrameChain(FrameChain):
         self, tstate_addr: int, tstate: bytes, regions: List[Tuple[int, int]],
         prefetched: Prefetched,
     ) -> Optional[Tuple[RawStack, List[Frame], int]]:
-        """A walk kept from these bytes, its innermost frame noted (see ``moving_frame``)."""
+        """A walk kept from these bytes, its innermost frame noted; else the last walk
+        with only its innermost frame's ``f_lasti`` moved (see ``moving_frame``)."""
         recalled = super().recall(tstate_addr, tstate, regions, prefetched)
         if recalled is not None:
             self._moving.note(tstate_addr, self._remembered[tstate_addr])
-        return recalled
+            return recalled
+        return self._moving.recall(tstate_addr, tstate[self.walk_key], regions, prefetched)
+
+    def remember(
+        self, tstate_addr: int, tstate: bytes, regions: List[Tuple[int, int]],
+        prefetched: Prefetched, raw: RawStack, frames: List[Frame], hidden: List[int],
+    ) -> None:
+        """As ``FrameChain.remember``, and the walk's moving frame kept for ``recall``."""
+        super().remember(tstate_addr, tstate, regions, prefetched, raw, frames, hidden)
+        self._moving.keep(tstate_addr, self._remembered.get(tstate_addr))
 
     def _frame_of(self, data: bytes) -> RawFrame:
         code, lasti = self._fields.unpack_from(data)

@@ -747,6 +747,69 @@ def test_an_echo_holds_while_its_thread_states_differ_only_where_no_walk_reads(v
     assert echoed_with(t.thread_id) is None
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_walk_whose_innermost_frame_only_moved_is_recalled(version: str):
+    """With no steady sample to answer from (each walk starts afresh), a thread whose
+    innermost frame moved to another instruction since its last walk, and nothing else
+    changed, is recalled with that frame where it is now (see ``moving_frame`` and
+    ``moving_top``), not walked: the stacks are a fresh walker's."""
+    process = build(layout_of(version))
+    memory = SwappableMemory(process.memory())
+    warm = walkers(process, memory)
+    for _ in range(2):
+        assert stacks(walk(memory, *warm)) == process.expected
+    chain = warm[1]
+    walks: List[int] = []
+    raw = chain.raw
+    chain.raw = lambda *args: walks.append(args[0]) or raw(*args)
+    before = process.expected
+    for position in (3, 5, 6):
+        _move(process, _frames_of_first_thread(process)[0], position)
+        memory.inner = fresh = process.memory()
+        now = stacks(walk(memory, *warm))
+        assert now == stacks(walk(fresh, *walkers(process, fresh))) != before
+        before = now
+    assert not walks
+
+
+class _StaleReread(SwappableMemory):
+    """Memory whose frame pointer at ``slot``, read again after the frames (the read's
+    last stage), still names ``frame``: a read torn by a return from that frame."""
+
+    def __init__(self, inner: BufferMemory, slot: int, frame: int) -> None:
+        super().__init__(inner)
+        self.slot, self.stale = slot, struct.pack("<Q", frame)
+
+    def read_some(
+        self, regions: Sequence[Tuple[int, int]], stages: Sequence[int] = ()
+    ) -> List[Optional[bytes]]:
+        read = self.inner.read_some(regions, stages)
+        for index, (region, stage) in enumerate(zip(regions, stages)):
+            if region == (self.slot, 8) and stage == AGAIN:
+                read[index] = self.stale
+        return read
+
+
+@pytest.mark.parametrize("version", PYFRAME_VERSIONS)
+def test_a_torn_read_is_not_recalled_as_a_moved_frame(version: str):
+    """≤3.10: a thread state read while its innermost frame returned (it names the
+    caller, the frame pointer read after the frames still the callee) is no moved frame
+    of the last walk, whose bytes it otherwise has: the stacks are those of the same
+    walker without moving frames."""
+    process = build(layout_of(version))
+    slot, frame = _top_frame_pointer(process)
+    memories = [SwappableMemory(process.memory()) for _ in range(2)]
+    warm = [walkers(process, memory) for memory in memories]
+    for memory, walker in zip(memories, warm):
+        for _ in range(2):
+            assert stacks(walk(memory, *walker)) == process.expected
+    warm[1][1]._moving.tops.clear()
+    process.ptr(slot, _frames_of_first_thread(process)[1])
+    torn = [_StaleReread(process.memory(), slot, frame) for _ in range(2)]
+    shortcut, plain = (stacks(walk(memory, *walker)) for memory, walker in zip(torn, warm))
+    assert shortcut == plain
+
+
 def _hidden(process: FakeProcess, frame: int) -> bool:
     """A C-stack entry frame (3.12+), which no stack shows."""
     layout = process.layout

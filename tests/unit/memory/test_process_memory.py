@@ -6,11 +6,13 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import random
 
 import pytest
 
 from memspy.errors import RemoteReadError
-from memspy.memory.process import ProcessMemory
+from memspy.memory.base import AGAIN, ALSO, FIRST, LAST, THEN
+from memspy.memory.process import MERGE_GAP, ProcessMemory, _runs
 
 
 def _buffers(*contents: bytes):
@@ -68,3 +70,34 @@ def test_regions_either_side_of_an_unreadable_page_are_not_merged() -> None:
         ]
     finally:
         libc.mprotect(ctypes.c_void_p(base + page), page, 3)
+
+
+def test_regions_of_every_stage_read_their_own_bytes_in_runs_stage_after_stage() -> None:
+    """Random regions of a block, overlapping and in random stages: each gets its bytes,
+    and the runs read hold whole regions of one stage, stage after stage, in address
+    order, merged where under ``MERGE_GAP`` apart."""
+    memory = ProcessMemory(os.getpid())
+    block = ctypes.create_string_buffer(os.urandom(200_000), 200_000)
+    base = ctypes.addressof(block)
+    rnd = random.Random(7)
+    for _ in range(200):
+        count = rnd.randint(2, 80)
+        wanted = [
+            (rnd.randrange(0, 190_000, rnd.choice([1, 8, 64])), rnd.randint(1, 9_000))
+            for _ in range(count)
+        ]
+        stages = [rnd.choice([FIRST, THEN, ALSO, AGAIN, LAST]) for _ in range(count)]
+        regions = [(base + offset, size) for offset, size in wanted]
+        assert memory.read_some(regions, stages) == [
+            block.raw[offset : offset + size] for offset, size in wanted
+        ]
+        starts, ends, run_of = _runs(regions, stages)
+        for (addr, size), stage, run in zip(regions, stages, run_of):
+            assert starts[run] <= addr and addr + size <= ends[run]
+            assert all(stages[i] == stage for i, r in enumerate(run_of) if r == run)
+        stage_of = {run: stage for run, stage in zip(run_of, stages)}
+        order = [stage_of[run] for run in range(len(starts))]
+        assert order == sorted(order)
+        for run in range(1, len(starts)):
+            if order[run] == order[run - 1]:
+                assert starts[run] - ends[run - 1] >= MERGE_GAP
