@@ -8,6 +8,7 @@ fixed once the interpreter runs, so it is read in the same system call as the li
 
 from __future__ import annotations
 
+import functools
 import operator
 import struct
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -38,6 +39,11 @@ class ThreadState(NamedTuple):
     data: bytes  # the PyThreadState struct as read this sample
     thread_id: int
     native_tid: Optional[int]  # from the struct (3.11+), else learnt elsewhere
+
+
+# A ThreadState from its fields, a tuple built in C: the named tuple's own constructor
+# is a Python call, one per thread whenever the list is read afresh.
+_new_state = functools.partial(tuple.__new__, ThreadState)
 
 
 class SameList:
@@ -303,5 +309,5 @@ class Threads:
     def _state(self, interp: int, addr: int, data: bytes) -> ThreadState:
         ntid = _I32.unpack_from(data, self._ntid)[0] if self._ntid is not None else None
         tid = _PTR.unpack_from(data, self._tid)[0]
-        return ThreadState(addr, interp, data, tid, ntid or None)
+        return _new_state((addr, interp, data, tid, ntid or None))
 
