@@ -47,7 +47,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from interpreters import Interpreter, all_interpreters  # noqa: E402
+from bench_report import report  # noqa: E402
+from interpreters import Interpreter  # noqa: E402
 
 from memspy.collectors import StackOptions, create  # noqa: E402
 from memspy.interpreter import walk as walk_module  # noqa: E402
@@ -229,22 +230,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--instructions", action="store_true")
     parser.add_argument("--markdown", metavar="PATH")
     args = parser.parse_args(argv)
-    wanted = args.python or ["3.12"]
-    pythons = [
-        p for p in all_interpreters()
-        if p.present and any(p.id == w or p.id.startswith(w + "-") for w in wanted)
-    ]
-    if not pythons:
-        sys.exit(f"bench_steps: none of {wanted} is installed")
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    lines = [f"memspy per-sample steps; load before: {load}", ""]
-    for python in pythons:
-        lines += run(python, args) + [""]
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        Path(args.markdown).write_text(text)
-    return 0
+    return report(
+        "bench_steps", "memspy per-sample steps", args.python or ["3.12"],
+        lambda python: run(python, args), args.markdown,
+    )
 
 
 if __name__ == "__main__":
