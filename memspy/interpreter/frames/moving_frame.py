@@ -6,13 +6,15 @@ reads). Its walk is recalled from the chain's memo while the loop comes back to 
 position seen before, one thread at a time; a sample's echo (see ``steady``) would hold
 the frame's bytes fixed and miss on the next sample.
 
-So each walk recalled from its bytes is noted with its innermost frame (``MovingFrame``):
-the frame's bytes but ``f_lasti``, and the read-ahead regions the walk did not use (the
-other frames a thread had lately, which other threads' calls rewrite). A later read with
-the same bytes in the regions used, and in that frame all but ``f_lasti``, is that walk
-with the innermost frame's line at the new ``f_lasti``: the walk reads a frame's code,
+So each thread's last kept walk is noted with its innermost frame (``MovingFrame``): the
+frame's bytes but ``f_lasti``, and the read-ahead regions the walk did not use (the other
+frames a thread had lately, which other threads' calls rewrite). A later read with the
+same bytes in the regions used, and in that frame all but ``f_lasti``, is that walk with
+the innermost frame's line at the new ``f_lasti``: the walk reads a frame's code,
 ``f_lasti``, ``f_back`` and reference count, and nothing else of the regions it did not
-use, so the shortcut gives the walk's own answer and biases no sample.
+use, so the shortcut gives the walk's own answer and biases no sample. The chain recalls
+a thread so (``MovingFrames.recall``) when its memo has not seen that position yet, and a
+sample's echo answers its busy threads so.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from memspy.offsets import Layout
 
 _I32 = struct.Struct("<i")
 MAX_ANSWERS = 256  # decoded positions kept per moving frame
+# Moving frames kept by their walk, beyond each thread's last: a busy thread's memo gives
+# back a few dozen walks in turn, each recall of one would otherwise make its frame anew.
+MAX_MADE = 1024
 
 
 class MovingFrame(NamedTuple):
@@ -48,13 +53,15 @@ class MovingFrame(NamedTuple):
 
 
 class MovingFrames:
-    """The moving frames of a ≤3.10 chain's threads, noted as their walks are recalled."""
+    """The moving frames of a ≤3.10 chain's threads, noted as their walks are kept or
+    recalled."""
 
     def __init__(self, layout: Layout, codes: CodeCache, call_sites: CallSites) -> None:
         self._lasti = layout.pyframe.f_lasti
         self.codes = codes
         self.call_sites = call_sites
         self.tops: Dict[int, MovingFrame] = {}  # thread state -> its last walk's, if any
+        self._made: Dict[int, MovingFrame] = {}  # id of a walk (which it keeps) -> its own
         # Thread state -> the moving frame of the walk its latest recall gave, for the
         # caller to clear (see ``steady``).
         self.recalled: Dict[int, MovingFrame] = {}
@@ -63,10 +70,15 @@ class MovingFrames:
         """The moving frame of the thread's last walk, ``walk`` (None if it has none)."""
         top = self.tops.get(tstate_addr)
         if top is None or top.walk is not walk:
-            top = self._top(walk) if walk is not None else None
-            if top is None:
-                self.tops.pop(tstate_addr, None)
-                return None
+            top = self._made.get(id(walk))
+            if top is None or top.walk is not walk:
+                top = self._top(walk) if walk is not None else None
+                if top is None:
+                    self.tops.pop(tstate_addr, None)
+                    return None
+                if len(self._made) >= MAX_MADE:
+                    self._made.clear()
+                self._made[id(walk)] = top
             self.tops[tstate_addr] = top
         return top
 
@@ -110,7 +122,7 @@ class MovingFrames:
         lasti = self._lasti
         kept = set(used)
         unused = tuple(index for index in range(len(prefetched)) if index not in kept)
-        others = _getter(used[1:])
+        others = itemgetter(*used[1:])  # never empty: the frame pointer read again
         return MovingFrame(
             at, unused, others, others(prefetched), len(data), data[:lasti],
             data[lasti + 4 :], raw.frames[0][0], walk, walk.frames[1:], {},
@@ -150,8 +162,3 @@ class MovingFrames:
         top.answers[lasti] = answer
         return answer
 
-
-def _getter(indexes: Tuple[int, ...]) -> Callable[[Prefetched], object]:
-    """The getter of the regions at ``indexes`` (at least one: a walk uses the frame
-    pointer read again after the frames)."""
-    return itemgetter(*indexes)
