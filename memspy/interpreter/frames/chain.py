@@ -41,6 +41,7 @@ MEMO_WALKS = 64
 MEMO_BYTES = 4 * 1024 * 1024
 MEMO_REGIONS = 32  # a walk that used more regions (a deep stack) is not kept
 MEMO_SHAPES = 8  # the sets of regions a thread's kept walks used, tried in turn
+MAX_MOVED = 256  # positions decoded and kept per walk whose innermost frame moves in place
 
 # How a stack was read, worst last: every byte from the sample's one batched read; some
 # of it read later, or a link taken from what earlier samples learnt, checked against
@@ -119,6 +120,33 @@ def _key_bytes(key: MemoKey) -> int:
     _, walk_key, data, _ = key
     held = data if isinstance(data, tuple) else (data,)
     return len(walk_key) + sum(map(len, held))
+
+
+# A walk with its innermost frame at a new position: the raw stack and its frames.
+Moved = Tuple[RawStack, List[Frame]]
+
+
+def moved_walk(
+    codes: CodeCache, walk: RawStack, tail: List[Frame], code: int, position: int,
+    hideable: bool, answers: Dict[int, Moved],
+) -> Optional[Moved]:
+    """The kept ``walk`` with its innermost frame, running ``code``, at ``position``
+    (``tail``: the walk's frames after that one's), decoded as ``FrameChain._decode``
+    decodes it, from the code cache alone: None when the code is no longer cached (a
+    walk then reads it again). Kept in ``answers`` by position, ``MAX_MOVED`` at most:
+    a loop comes back to the same few."""
+    info = codes.known(code)
+    if info is None:
+        return None
+    frame = info.frames.get(position)
+    if frame is None and not (hideable and position < info.firsttraceable):
+        frame = codes.frame(info, position)
+    raw = RawStack([(code, position, hideable), *walk.frames[1:]], False, True, walk.codes)
+    answer = (raw, tail if frame is None else [frame, *tail])
+    if len(answers) >= MAX_MOVED:
+        answers.clear()
+    answers[position] = answer
+    return answer
 
 
 def truncated_frame(max_depth: int) -> Frame:

@@ -24,12 +24,18 @@ from operator import itemgetter
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from memspy.interpreter.codes import CodeCache
-from memspy.interpreter.frames.chain import EXACT, CallSites, Prefetched, RawStack, Remembered
+from memspy.interpreter.frames.chain import (
+    EXACT,
+    CallSites,
+    Prefetched,
+    RawStack,
+    Remembered,
+    moved_walk,
+)
 from memspy.model import Frame
 from memspy.offsets import Layout
 
 _I32 = struct.Struct("<i")
-MAX_ANSWERS = 256  # decoded positions kept per moving frame
 # Moving frames kept by their walk, beyond each thread's last: a busy thread's memo gives
 # back a few dozen walks in turn, each recall of one would otherwise make its frame anew.
 MAX_MADE = 1024
@@ -144,21 +150,8 @@ class MovingFrames:
             return None
         lasti = _I32.unpack_from(data, self._lasti)[0]
         answer = top.answers.get(lasti)
-        return answer if answer is not None else self._answer(top, lasti)
-
-    def _answer(self, top: MovingFrame, lasti: int) -> Optional[Tuple[RawStack, List[Frame]]]:
-        """The kept walk with its innermost frame at ``lasti``, decoded as
-        ``FrameChain._decode`` decodes it, from the code cache alone (None when the code
-        is no longer cached: a walk then reads it again)."""
-        info = self.codes.known(top.code)
-        if info is None:
-            return None
-        frame = info.frames.get(lasti) or self.codes.frame(info, lasti)
-        kept = top.walk.raw
-        raw = RawStack([(top.code, lasti, False), *kept.frames[1:]], False, True, kept.codes)
-        answer = (raw, [frame, *top.tail])
-        if len(top.answers) >= MAX_ANSWERS:
-            top.answers.clear()
-        top.answers[lasti] = answer
-        return answer
-
+        if answer is not None:
+            return answer
+        return moved_walk(
+            self.codes, top.walk.raw, top.tail, top.code, lasti, False, top.answers
+        )

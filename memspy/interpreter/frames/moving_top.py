@@ -28,13 +28,13 @@ from memspy.interpreter.frames.chain import (
     Prefetched,
     RawStack,
     Remembered,
+    moved_walk,
 )
 from memspy.model import Frame
 from memspy.offsets import Layout
 
 Region = Tuple[int, int]
 Site = Tuple[int, int, int, int]  # CallSites.learn's arguments
-MAX_ANSWERS = 256  # decoded positions kept per moving top
 
 
 class MovingTop(NamedTuple):
@@ -149,26 +149,9 @@ class MovingTops:
             return None
         position = (instr - code - self._adaptive) // 2
         answer = top.answers.get(position)
-        return answer if answer is not None else self._answer(top, position)
-
-    def _answer(self, top: MovingTop, position: int) -> Optional[Tuple[RawStack, List[Frame]]]:
-        """The kept walk with its innermost frame at ``position``, decoded as
-        ``FrameChain._decode`` decodes it, from the code cache alone (None when the code
-        is no longer cached: a walk then reads it again)."""
-        code, _, owner = top.head
-        info = self.codes.known(code)
-        if info is None:
-            return None
-        hideable = owner != self._generator
-        frame = info.frames.get(position)
-        if frame is None and not (hideable and position < info.firsttraceable):
-            frame = self.codes.frame(info, position)
-        kept = top.walk.raw
-        raw = RawStack(
-            [(code, position, hideable), *kept.frames[1:]], False, True, kept.codes
+        if answer is not None:
+            return answer
+        return moved_walk(
+            self.codes, top.walk.raw, top.tail, code, position, owner != self._generator,
+            top.answers,
         )
-        answer = (raw, top.tail if frame is None else [frame, *top.tail])
-        if len(top.answers) >= MAX_ANSWERS:
-            top.answers.clear()
-        top.answers[position] = answer
-        return answer
