@@ -61,6 +61,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests")]
 
+from bench_common import BenchError, deadline, workload  # noqa: E402
 from bench_parse import (  # noqa: E402
     ProfilerCounts,
     Said,
@@ -76,7 +77,6 @@ from bench_parse import (  # noqa: E402
 )
 from interpreters import Interpreter, all_interpreters  # noqa: E402
 
-WORKLOAD_DIR = HERE / "bench_workloads"
 # One interpreter per frame model and target: 2.7 (oldest), 3.9 (<=3.10), 3.12 (3.11+).
 DEFAULT_PYTHONS = ("2.7", "3.9", "3.12")
 NEW_VERSIONS = frozenset({(3, 11), (3, 12), (3, 13)})  # the tighter CPU target, and the keep-up one
@@ -86,11 +86,6 @@ KEEP_UP_LIMIT = 0.95
 # Seconds a profiler may take beyond its duration (memspy's start-up on a busy machine)
 # before the benchmark gives up on it.
 GRACE = 60.0
-
-
-class BenchError(Exception):
-    """A run that produced no usable numbers; reported under the table, not fatal (as
-    are the ValueErrors of bench_parse, for output it cannot read)."""
 
 
 @dataclass(frozen=True)
@@ -200,17 +195,6 @@ def profilers(pyspy: Optional[str], memspy: Optional[str]) -> Tuple[Profiler, ..
 
 
 @contextmanager
-def _deadline(proc: subprocess.Popen, seconds: float) -> Iterator[None]:
-    """Kill ``proc`` if the block is still waiting on it after ``seconds``."""
-    timer = threading.Timer(seconds, proc.kill)
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-
-
-@contextmanager
 def busy_cpu(wanted: bool) -> Iterator[None]:
     """Another process spinning on one CPU for the block (nothing if not ``wanted``)."""
     if not wanted:
@@ -222,28 +206,6 @@ def busy_cpu(wanted: bool) -> Iterator[None]:
     finally:
         spinner.kill()
         spinner.wait()
-
-
-@contextmanager
-def workload(python: Path, name: str, *args: str) -> Iterator[subprocess.Popen]:
-    """A workload process that has said "ready"; killed (and reaped) on leaving."""
-    script = WORKLOAD_DIR / f"{name}.py"
-    proc = subprocess.Popen(
-        [os.path.realpath(python), str(script), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        with _deadline(proc, 30):
-            line = proc.stdout.readline()
-        if line.strip() != "ready":
-            raise BenchError(f"{name} on {python} did not start (said {line!r})")
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 @dataclass(frozen=True)
@@ -362,7 +324,7 @@ def timed_work(python: Path, iterations: int, tool: Optional[Profiler]) -> float
                 time.sleep(0.2)
             target.stdin.write("go\n")
             target.stdin.flush()
-            with _deadline(target, 300):
+            with deadline(target, 300):
                 elapsed = workload_elapsed(target.stdout.readline())
             target.wait()  # reaped first: a zombie target would keep the profiler going
             if run:

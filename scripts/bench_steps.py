@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bench_report import report  # noqa: E402
+from bench_common import report, workload  # noqa: E402
 from interpreters import Interpreter  # noqa: E402
 
 from memspy.collectors import StackOptions, create  # noqa: E402
@@ -58,7 +58,6 @@ from memspy.interpreter.thread_states import Threads  # noqa: E402
 from memspy.memory import process as process_memory  # noqa: E402
 from memspy.sampling.recording import Recording  # noqa: E402
 
-WORKLOAD = HERE / "bench_workloads" / "shallow.py"
 GAP = 0.001  # seconds slept before each "after a wake-up" measurement
 WARM_UP = 200  # samples taken before measuring (caches of memspy filled)
 
@@ -196,17 +195,9 @@ def instructions(pid: int) -> Optional[int]:
 
 
 def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
-    target = subprocess.Popen(
-        [os.path.realpath(python.path), str(WORKLOAD)], stdout=subprocess.PIPE, text=True,
-        cwd=str(WORKLOAD.parent),
-    )
-    try:
-        target.stdout.readline()  # "ready"
+    with workload(python.path, "shallow") as target:
         rounds = [measure(target.pid, args.samples) for _ in range(args.rounds)]
         counted = instructions(target.pid) if args.instructions else None
-    finally:
-        target.kill()
-        target.wait()
     lines = [f"### {python.id} (shallow workload, median of {args.rounds} rounds, µs per sample)",
              "", "| step | hot | after a wake-up |", "|---|---|---|"]
     for step in rounds[0]["hot"]:

@@ -19,9 +19,7 @@ sample that keeps up on that machine.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,14 +29,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bench_report import report  # noqa: E402
+from bench_common import report, workload  # noqa: E402
 from interpreters import Interpreter  # noqa: E402
 
 from memspy.collectors import StackOptions, create  # noqa: E402
 from memspy.interpreter.process import PythonProcess  # noqa: E402
 from memspy.sampling.recording import Recording  # noqa: E402
 
-WORKLOADS = HERE / "bench_workloads"
 BANDS_MS = (0.0, 0.5, 0.8, 1.5, 3.0)  # lower bounds of the CPU bands, ms per sample
 WARM_SAMPLES = 100
 
@@ -94,17 +91,8 @@ def table(timings: List[Tuple[float, float]], rate: float) -> List[str]:
 
 
 def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
-    workload = WORKLOADS / f"{args.workload}.py"
-    target = subprocess.Popen(
-        [os.path.realpath(python.path), str(workload)], stdout=subprocess.PIPE, text=True,
-        cwd=str(WORKLOADS),
-    )
-    try:
-        target.stdout.readline()  # "ready"
+    with workload(python.path, args.workload) as target:
         timings = measure(target.pid, args.rate, args.ticks)
-    finally:
-        target.kill()
-        target.wait()
     title = f"### {python.id} ({args.workload} workload, {args.rate:g} Hz, {args.ticks} ticks)"
     return [title, "", *table(timings, args.rate)]
 
