@@ -697,21 +697,34 @@ def test_a_thread_that_returned_in_a_steady_sample_is_walked_from_its_bytes(vers
     assert steady.partly == 1
 
 
+def _outside_walk_key(process: FakeProcess, chain: Any) -> Tuple[range, int]:
+    """The offsets of a thread state in the chain's walk key, and an offset neither in
+    it nor among the fields the thread list looks at (its link, interpreter and ids)."""
+    t = process.layout.tstate
+    key = range(*chain.walk_key.indices(t.sizeof))
+    listed = {t.next, t.interp, t.thread_id, t.native_thread_id}
+    return key, next(o for o in range(24, t.sizeof, 4) if o not in key and o not in listed)
+
+
+def _walks_made(chain: Any) -> List[int]:
+    """The thread states the chain walks from now on (not recalled), in turn."""
+    walks: List[int] = []
+    raw = chain.raw
+    chain.raw = lambda *args: walks.append(args[0]) or raw(*args)
+    return walks
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_thread_state_changed_outside_what_the_walk_reads_is_recalled(version: str):
     """A thread state's status bits (3.12 flips one at each GIL handoff) and recursion
     counters change as a thread runs without changing its walk: the walk is recalled,
     not made again, and its stacks are a fresh walker's."""
     process, memory, _, warm = _warmed(version, 5)
-    chain, t, tstate = warm[1], process.layout.tstate, _thread_state(process)
-    key = range(*chain.walk_key.indices(t.sizeof))
-    listed = {t.next, t.interp, t.thread_id, t.native_thread_id}
-    offset = next(o for o in range(24, t.sizeof, 4) if o not in key and o not in listed)
-    process.put(tstate + offset, "<i", 12345)
+    chain = warm[1]
+    _, offset = _outside_walk_key(process, chain)
+    process.put(_thread_state(process) + offset, "<i", 12345)
     memory.inner = fresh = process.memory()
-    walks: List[int] = []
-    raw = chain.raw
-    chain.raw = lambda *args: walks.append(args[0]) or raw(*args)
+    walks = _walks_made(chain)
     assert stacks(walk(memory, *warm)) == stacks(walk(fresh, *walkers(process, fresh)))
     assert not walks
 
@@ -727,10 +740,7 @@ def test_an_echo_holds_while_its_thread_states_differ_only_where_no_walk_reads(v
     assert plan is not None and plan.echo is not None
     echo, state_at = plan.echo, plan.slots[0][1]
     read = memory.read_some(plan.regions, plan.order)
-    t = process.layout.tstate
-    key = range(*chain.walk_key.indices(t.sizeof))
-    listed = {t.next, t.interp, t.thread_id, t.native_thread_id}
-    elsewhere = next(o for o in range(24, t.sizeof, 4) if o not in key and o not in listed)
+    key, elsewhere = _outside_walk_key(process, chain)
 
     def echoed_with(offset: int) -> Optional[Any]:
         """The echo's answer to ``read`` with one byte of the thread state changed."""
@@ -744,7 +754,7 @@ def test_an_echo_holds_while_its_thread_states_differ_only_where_no_walk_reads(v
     assert [[f[:3] for f in frames] for _, frames in answered[0]] == process.expected
     assert echoed_with(key[0]) is None
     assert plan.echo is None
-    assert echoed_with(t.thread_id) is None
+    assert echoed_with(process.layout.tstate.thread_id) is None
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -758,10 +768,7 @@ def test_a_walk_whose_innermost_frame_only_moved_is_recalled(version: str):
     warm = walkers(process, memory)
     for _ in range(2):
         assert stacks(walk(memory, *warm)) == process.expected
-    chain = warm[1]
-    walks: List[int] = []
-    raw = chain.raw
-    chain.raw = lambda *args: walks.append(args[0]) or raw(*args)
+    walks = _walks_made(warm[1])
     before = process.expected
     for position in (3, 5, 6):
         _move(process, _frames_of_first_thread(process)[0], position)
