@@ -135,7 +135,8 @@ class Plan:
         if getter is None:
             if len(self._fixed) >= MAX_GETTERS:  # which threads move changes with each sample
                 self._fixed.clear()
-            kept = [index for index in range(len(self.regions)) if index not in loose]
+            left_out = set(loose)
+            kept = [index for index in range(len(self.regions)) if index not in left_out]
             getter = self._fixed[loose] = regions_getter(kept)
         return getter
 
