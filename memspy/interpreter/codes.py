@@ -142,15 +142,17 @@ class CodeCache:
         when the headers read ahead are those ``new_sample`` would name (the last sample
         was such a one too, or ``new_sample`` named them). False, with no effect at
         all, for any other sample."""
-        if (regions, heads, self.generation) != self._accepted:
-            return False
-        checked = self._accepted_checked
-        if not checked.keys() >= frozenset().union(*codes):
+        if (regions, heads, self.generation) != self._accepted or not self.steady_covers(codes):
             return False
         self._heads = [(regions, heads)]
-        self._checked = dict(checked)
+        self._checked = dict(self._accepted_checked)
         self._zombies = None
         return True
+
+    def steady_covers(self, codes: Iterable[FrozenSet[int]]) -> bool:
+        """Whether every code object of ``codes`` is among those ``accept_steady`` takes
+        with the headers accepted last."""
+        return self._accepted_checked.keys() >= frozenset().union(*codes)
 
     def validate(self, addrs: Iterable[FrozenSet[int]]) -> None:
         """Check, in one batched read, every cached code object in the sets ``addrs`` not

@@ -21,6 +21,13 @@ alone, from the bytes the batch read for them, with no thread list to rebuild an
 other thread to look at. Any other sample goes on to the whole walk with the bytes
 already read: never read again.
 
+A busy thread that goes somewhere new changes what its walk reads ahead, so the next
+batch. The thread list and the other threads' read-ahead are as they were: the plan is
+``rebased`` onto the new batch (each thread's read-ahead where it now lies) and answers
+it as before, instead of a whole walk of every thread. The walk that found the thread
+somewhere new asks for its read-ahead at once (``after_missed``), since a steady sample
+asks no thread.
+
 Even that check is a hundred small steps for one busy thread. So a sample answered in
 full leaves an ``Echo``: the bytes it was answered from, but those no walk looked at
 (the GIL holder; the read-ahead regions a ≤3.10 walk did not use, frames other threads
@@ -30,7 +37,9 @@ that moves in place (3.11+ data-stack chunks, see ``frames.moving_top``; ≤3.10
 objects whose ``f_lasti`` alone changed, see ``frames.moving_frame``). The next sample
 whose bytes are those, in one comparison, gets the same stacks, with each such thread's
 innermost frame where it is now, as its recall would put it: what the check above would
-answer, in a few steps.
+answer, in a few steps. A sample answered but for threads then walked from its bytes
+leaves one too, when those walks are now recalled from the same bytes
+(``after_missed``).
 """
 
 from __future__ import annotations
@@ -101,14 +110,15 @@ class Plan:
     """Where the threads of one batch layout lie in its read (see the module)."""
 
     __slots__ = (
-        "regions", "order", "states", "same_list", "slots", "code_regions", "codes_at",
-        "holder_at", "states_of", "echo", "_fixed",
+        "regions", "order", "list_regions", "states", "same_list", "slots", "code_regions",
+        "codes_at", "holder_at", "states_of", "echo", "_fixed",
     )
 
     def __init__(
         self,
         regions: List[Region],
         order: List[int],
+        list_regions: List[Region],
         states: List[ThreadState],
         same_list: SameList,
         slots: List[Slot],
@@ -118,6 +128,7 @@ class Plan:
     ) -> None:
         self.regions = regions  # the batch: a plan holds only for this very list
         self.order = order  # the stage of each region
+        self.list_regions = list_regions  # its first regions, the thread list's
         self.states = states  # the thread states the plan was made from
         self.same_list = same_list
         self.slots = slots
@@ -184,6 +195,7 @@ class SteadySamples:
 def plan(
     regions: List[Region],
     order: List[int],
+    list_regions: List[Region],
     states: List[ThreadState],
     same_list: SameList,
     spans: Sequence[Tuple[int, int]],
@@ -191,9 +203,9 @@ def plan(
     code_regions: List[Region],
     holder_at: Optional[int],
 ) -> Plan:
-    """The plan of a sample that read ``regions`` (in stages ``order``) and gave
-    ``states``, each thread's read-ahead at ``spans`` (indexes into the read) and asked
-    for as ``asked``."""
+    """The plan of a sample that read ``regions`` (in stages ``order``, the first ones
+    ``list_regions``) and gave ``states``, each thread's read-ahead at ``spans`` (indexes
+    into the read) and asked for as ``asked``."""
     slots = [
         (state, index, start, end, wanted)
         for index, (state, (start, end), wanted) in enumerate(
@@ -201,7 +213,40 @@ def plan(
         )
     ]
     codes_at = len(regions) - len(code_regions)
-    return Plan(regions, order, states, same_list, slots, code_regions, codes_at, holder_at)
+    return Plan(
+        regions, order, list_regions, states, same_list, slots, code_regions, codes_at,
+        holder_at,
+    )
+
+
+def rebased(
+    plan_: Plan,
+    regions: List[Region],
+    order: List[int],
+    spans: Dict[int, Tuple[int, int]],
+    code_regions: List[Region],
+) -> Plan:
+    """The plan of a batch that begins with ``plan_``'s thread list, the same regions,
+    and reads other read-ahead after it: each thread's at ``spans`` (by thread state,
+    indexes past the list's regions), then ``code_regions``.
+
+    When one thread of many goes somewhere new, its walk changes what it reads ahead,
+    and so the batch; the thread list and the other threads' read-ahead are as they
+    were. This plan answers such a batch as the old one answered its own (each thread
+    recalled from exactly the bytes read now, at the regions read now), instead of a
+    whole walk of every thread and a new list of them. The thread states lie where they
+    did, so the list's check and the states are the plan's."""
+    own = len(plan_.list_regions)
+    slots = []
+    for state, index, _, _, _ in plan_.slots:
+        start, end = spans.get(state.addr, (0, 0))
+        start, end = own + start, own + end
+        slots.append((state, index, start, end, regions[start:end]))
+    codes_at = len(regions) - len(code_regions)
+    return Plan(
+        regions, order, plan_.list_regions, plan_.states, plan_.same_list, slots,
+        code_regions, codes_at, plan_.holder_at,
+    )
 
 
 def answer(
@@ -244,6 +289,39 @@ def answer(
     if not missed and moving is not None:
         plan_.echo = _echo(plan_, read, stacks, moving, chain.walk_key, generation)
     return stacks, missed
+
+
+def after_missed(
+    plan_: Plan,
+    read: List[Optional[bytes]],
+    stacks: List[Tuple[ThreadState, List[Frame]]],
+    missed: List[Tuple[int, Slot]],
+    chain: FrameChain,
+    codes: CodeCache,
+) -> None:
+    """What a sample that ``answer`` answered but for ``missed`` leaves for the next,
+    once those threads were walked from its bytes (a busy thread that went somewhere
+    new, mostly).
+
+    When each of those walks is now recalled from the same bytes and knows no code
+    object the answer did not, ``answer`` would answer these very bytes in full, with
+    these stacks: the sample leaves its echo, as such an answer does. Else the walks
+    read beyond the batch, and the threads that made them ask for their read-ahead now,
+    as the next whole walk would: a steady sample asks no thread, and the next batch
+    would still hold where they were, to walk them from again."""
+    moving = chain.moving
+    generation = codes.generation
+    recall = chain.recall
+    walked = []
+    for _, (state, index, start, end, regions) in missed:
+        recalled = recall(state.addr, read[index], regions, read[start:end])  # type: ignore[arg-type]
+        if recalled is None or recalled[2] != generation:
+            chain.wanted(state.addr, read[index])  # type: ignore[arg-type]
+            moving = None
+        else:
+            walked.append(recalled[0].codes)
+    if moving is not None and codes.steady_covers(walked):
+        plan_.echo = _echo(plan_, read, stacks, moving, chain.walk_key, generation)  # type: ignore[arg-type]
 
 
 def _echo(

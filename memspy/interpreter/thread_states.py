@@ -173,6 +173,13 @@ class Threads:
             self._batch_of, self._batch = made_of, (own + list(ahead), order)
         return self._batch
 
+    @property
+    def list_regions(self) -> List[Tuple[int, int]]:
+        """The first regions of the last ``batch``, the thread list's: the same list (the
+        same object) while the list's guesses are, so that a batch with other read-ahead
+        still holds each thread state where it did."""
+        return self._batch_of[0]  # type: ignore[return-value]
+
     def same_list(self, states: List[ThreadState]) -> SameList:
         """The check that a later read of the same batch holds the thread list that the
         last snapshot (``from_batch``) read as ``states``."""

@@ -20,7 +20,16 @@ from memspy.interpreter.frames.chain import (
     unknown_stack,
 )
 from memspy.interpreter.linked_lists import within_budget
-from memspy.interpreter.steady import Plan, Slot, SteadySamples, answer, echoed, plan
+from memspy.interpreter.steady import (
+    Plan,
+    Slot,
+    SteadySamples,
+    after_missed,
+    answer,
+    echoed,
+    plan,
+    rebased,
+)
 from memspy.interpreter.thread_states import Threads, ThreadState
 from memspy.memory.base import Memory, read_regions
 from memspy.model import Frame
@@ -75,6 +84,10 @@ def walk(
         planned = _read_ahead(chain, codes, steady)
         regions, order = threads.batch(*planned[3:])
     read = memory.read_some(regions, order)  # never empty: the list head is in it
+    if planned is not None and known is not None and known.regions is not regions:
+        if known.list_regions is threads.list_regions:  # other read-ahead, the same list
+            code_heads, _, guess_spans = planned[:3]
+            known = steady.plan = rebased(known, regions, order, guess_spans, code_heads)
     if known is not None and known.regions is regions:
         answered = echoed(known, read, chain, codes)
         if answered is not None:
@@ -88,6 +101,7 @@ def walk(
             result.quality[EXACT] = len(stacks) - len(missed)
             if missed:
                 _walk_missed(memory, chain, codes, known, read, stacks, missed, result)
+                after_missed(known, read, stacks, missed, chain, codes)  # type: ignore[arg-type]
                 steady.partly += 1
             else:
                 steady.answered += 1
@@ -115,7 +129,8 @@ def walk(
         spans = [(own + start, own + end) for start, end in spans]
         same_list = threads.same_list(states)
         steady.plan = plan(
-            regions, order, states, same_list, spans, asked, code_heads, threads.holder_at
+            regions, order, threads.list_regions, states, same_list, spans, asked,
+            code_heads, threads.holder_at,
         )
     return result
 

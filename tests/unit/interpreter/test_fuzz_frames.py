@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from memspy.errors import MemspyError, RemoteReadError
+from memspy.interpreter import codes as codes_module
 from memspy.interpreter.frames.chain import PARTLY_UNKNOWN, CallSites, truncated_frame
 from memspy.interpreter.frames.iframe import CFRAME_MEMORY
 from memspy.interpreter.steady import SteadySamples, echoed
@@ -823,3 +824,86 @@ def _hidden(process: FakeProcess, frame: int) -> bool:
     if layout.owner.cstack is None:
         return False
     return process.memory().read(frame + layout.iframe.owner, 1)[0] >= layout.owner.cstack
+
+
+def _kind_of_sample(steady: SteadySamples, before: Tuple[int, int, int]) -> str:
+    """How the last sample was answered, given ``steady``'s counts before it."""
+    now = (steady.echoed, steady.answered, steady.partly)
+    names = ("echoed", "answered", "partly")
+    return next((name for name, a, b in zip(names, now, before) if a != b), "walked")
+
+
+def _call_at_a_new_address(process: FakeProcess) -> None:
+    """≤3.10: thread 1's innermost frame calls a function whose frame object is at an
+    address the thread never had (read ahead for no thread), running the same code."""
+    slot, top = _top_frame_pointer(process)
+    f = process.layout.pyframe
+    callee = process.blob(bytes(process.memory().read(top, f.sizeof)))
+    process.ptr(callee + f.f_back, top)
+    process.ptr(slot, callee)
+
+
+def _return(process: FakeProcess) -> None:
+    """Thread 1 returns from its innermost frame."""
+    slot, _ = _top_frame_pointer(process)
+    process.ptr(slot, _frames_of_first_thread(process)[1])
+
+
+@pytest.mark.parametrize(
+    "version, went",
+    [(v, _return) for v in VERSIONS] + [(v, _call_at_a_new_address) for v in PYFRAME_VERSIONS],
+)
+def test_a_thread_that_went_somewhere_new_costs_no_whole_walk(version: str, went: Any):
+    """A steady program one of whose threads goes somewhere new (returns, here) costs
+    no whole walk of every thread: that thread is walked from the sample's bytes and asks
+    at once for its new read-ahead; the next batch (other read-ahead, the same thread
+    list) is answered by the plan rebased onto it, that thread walked once more from
+    what was read ahead for it (≤3.10, whose read-ahead follows its frames); and once a
+    sample has walked it from the batch, the next is that sample's echo. Every sample
+    gives a fresh walker's stacks.
+
+    A frame at a new address is read beyond the batch: that walk is not kept, and the
+    thread's new read-ahead must be asked before the next sample, or the next sample
+    walks it again from the same batch."""
+    process, memory, steady, warm = _warmed(version, 6)
+    went(process)
+    memory.inner = fresh = process.memory()
+    expected = stacks(walk(fresh, *walkers(process, fresh)))
+    walks = _walks_made(warm[1])
+    kinds = []
+    for _ in range(4):
+        before = (steady.echoed, steady.answered, steady.partly)
+        assert stacks(walk(memory, *warm)) == expected
+        kinds.append(_kind_of_sample(steady, before))
+    assert kinds in (["partly", "partly", "echoed", "echoed"], ["partly", *["echoed"] * 3])
+    assert len(walks) == kinds.count("partly")
+    assert set(walks) == {_thread_state(process)}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_code_object_the_batch_does_not_check_is_never_echoed(
+    version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread walked in a steady sample leaves no echo when its walk met a code object
+    whose header the batch does not read (the read-ahead of headers is full): a steady
+    answer would not take that walk, and neither may its echo. The innermost frame here
+    starts running a new code object in place (≤3.10 reuses a freed frame for any call),
+    so the walk is made from the batch's bytes alone and could be recalled."""
+    monkeypatch.setattr(codes_module, "MAX_READ_AHEAD", 1000)
+    process, memory, steady, warm = _warmed(version, 6)
+    monkeypatch.setattr(codes_module, "MAX_READ_AHEAD", len(warm[2]._checked))
+    top, layout = _frames_of_first_thread(process)[0], process.layout
+    code = process.code("fresh", "new.py", 0)
+    if layout.pyframe.f_code is not None:
+        process.ptr(top + layout.pyframe.f_code, code)
+    else:
+        process.ptr(top + layout.iframe.executable, code)
+        process.ptr(top + layout.iframe.instr, code + layout.code.code_adaptive + 6)
+    memory.inner = fresh = process.memory()
+    expected = stacks(walk(fresh, *walkers(process, fresh)))
+    kinds = []
+    for _ in range(3):
+        before = (steady.echoed, steady.answered, steady.partly)
+        assert stacks(walk(memory, *warm)) == expected
+        kinds.append(_kind_of_sample(steady, before))
+    assert kinds[0] == "partly" and "echoed" not in kinds

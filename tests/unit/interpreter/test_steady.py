@@ -8,8 +8,8 @@ from memspy.interpreter.steady import MAX_GETTERS, Plan
 
 def _plan(regions: int) -> Plan:
     return Plan(
-        [(0x1000 * i, 8) for i in range(regions)], [0] * regions, [], None,  # type: ignore[arg-type]
-        [], [], regions, None,
+        [(0x1000 * i, 8) for i in range(regions)], [0] * regions, [], [],
+        None, [], [], regions, None,  # type: ignore[arg-type]
     )
 
 
