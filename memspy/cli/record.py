@@ -93,6 +93,10 @@ class StatusLine:
 @click.option("--max-depth", type=click.IntRange(1, 1_000_000), default=DEFAULT_MAX_DEPTH,
               show_default=True, help="Frames per thread before a stack is cut.")
 @click.option("-v", "--verbose", is_flag=True, help="Say why each dropped sample was dropped.")
+@click.option("--same-priority", is_flag=True,
+              help="Sample at memspy's own priority. By default, where allowed (root, "
+              "CAP_SYS_NICE), the sampling thread runs 5 nice levels higher, so that a "
+              "target keeping every CPU busy does not delay its ticks.")
 @click.option("--rotate", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Write one profile per interval of SECONDS, each to the output path "
               "filled in for it: {pid}, {start} (UTC, 20261202T051500Z), {index}.")
@@ -120,6 +124,7 @@ def record(
     summary_path: Optional[str],
     max_depth: int,
     verbose: bool,
+    same_priority: bool,
     rotate: Optional[float],
     keep: Optional[int],
     checkpoint: float,
@@ -159,8 +164,8 @@ def record(
         with stop_on_signals(stop, child):
             _run(
                 pid, child, output, fmt, options, rate, duration, idle, gil, subprocesses,
-                blocking, summary_path, max_depth, verbose, Saving(checkpoint, rotate, keep),
-                stop,
+                blocking, summary_path, max_depth, verbose, not same_priority,
+                Saving(checkpoint, rotate, keep), stop,
             )
     finally:
         stop.close()
@@ -186,6 +191,7 @@ def _run(
     summary_path: Optional[str],
     max_depth: int,
     verbose: bool,
+    priority: bool,
     saving: Saving,
     stop: Stop,
 ) -> None:
@@ -235,7 +241,7 @@ def _run(
             stats = sample_targets(
                 root_pid, root, rate, recording.add, idle_states=not idle, duration=duration,
                 follow=subprocesses, blocking=blocking, max_depth=max_depth, stop=stop,
-                on_tick=on_tick, verbose=status.say if verbose else None,
+                on_tick=on_tick, verbose=status.say if verbose else None, priority=priority,
             )
         except BaseException:
             _save_anyway(output, recording, info, checkpoints)

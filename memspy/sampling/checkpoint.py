@@ -21,6 +21,8 @@ import signal
 import time
 from typing import Callable, Optional
 
+from memspy.kernel import priority
+
 DEFAULT_INTERVAL = 10.0  # seconds
 
 
@@ -54,6 +56,7 @@ class Checkpoints:
             try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for memspy itself
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                priority.as_before()
                 write()
                 status = 0
             finally:

@@ -13,6 +13,7 @@ from memspy.collectors.base import Collector
 from memspy.collectors.stacks import MAX_STACKS
 from memspy.errors import MemspyError, NotAPythonProcess, TargetExited
 from memspy.interpreter.process import PythonProcess
+from memspy.kernel.priority import RAISE
 from memspy.model import ProfileInfo, Sample
 from memspy.reports.summary import SampleTally, Summary, function_shares
 from memspy.sampling.sampler import RunStats, Sampler, Stop, Targets, filter_threads
@@ -74,13 +75,16 @@ def sample_targets(
     stop: Stop,
     on_tick: Optional[Callable[[RunStats], None]] = None,
     verbose: Optional[Callable[[str], None]] = None,
+    priority: bool = True,
 ) -> RunStats:
     """Sample ``root_pid`` (and with ``follow`` its Python descendants) into ``on_sample``
-    until ``stop``, the root's exit or ``duration``; every pause is undone."""
+    until ``stop``, the root's exit or ``duration``; every pause is undone. With
+    ``priority``, the sampling thread runs above memspy's own priority where allowed
+    (see ``kernel.priority``)."""
     targets = Targets(root_pid, root, follow=follow, blocking=blocking, max_depth=max_depth)
     sampler = Sampler(
         targets, rate, on_sample, duration=duration, stop=stop, on_tick=on_tick,
-        verbose=verbose, idle_states=idle_states,
+        verbose=verbose, idle_states=idle_states, priority=priority,
     )
     try:
         return sampler.run()
@@ -112,6 +116,11 @@ class Recording:
             f"{stats.missed} ticks missed (memspy fell behind), {stats.late} late; "
             f"{stats.error_count} samples dropped for read errors",
         ]
+        if stats.raised:
+            lines.append(
+                f"sampled {RAISE} nice levels above memspy's own priority "
+                "(--same-priority: not)"
+            )
         lines.extend(f"  {count} x {kind}" for kind, count in stats.errors.most_common())
         lines.append(f"stacks: {stack_quality(stats)}")
         if stats.relisted:

@@ -20,6 +20,7 @@ import psutil
 from memspy.errors import MemspyError, TargetExited
 from memspy.interpreter.process import PythonProcess
 from memspy.kernel.pause import Pauser
+from memspy.kernel.priority import raised
 from memspy.model import Sample
 from memspy.sampling.ticks import Ticks
 
@@ -85,6 +86,7 @@ class RunStats:
     stacks: List[int] = field(default_factory=lambda: [0, 0, 0])
     end_reason: str = ""
     processes: int = 0  # processes sampled over the run
+    raised: bool = False  # whether the sampling thread ran above memspy's priority
 
     @property
     def duration(self) -> float:
@@ -252,8 +254,10 @@ class Sampler:
         on_tick: Optional[Callable[[RunStats], None]] = None,
         verbose: Optional[Callable[[str], None]] = None,
         idle_states: bool = True,
+        priority: bool = True,
     ) -> None:
         self.targets = targets
+        self.priority = priority  # raise the sampling thread's (see ``kernel.priority``)
         self.interval = 1.0 / rate
         self.idle_states = idle_states  # False when idle threads are kept anyway
         self.on_sample = on_sample
@@ -323,6 +327,11 @@ class Sampler:
                 self.on_sample(sample)
 
     def run(self) -> RunStats:
+        with raised(self.priority) as up:
+            self.stats.raised = up
+            return self._run()
+
+    def _run(self) -> RunStats:
         stats = self.stats
         stats.started = start = time.monotonic()
         deadline = start + self.duration if self.duration else None

@@ -229,6 +229,21 @@ def test_end_report_and_no_status_line_off_a_terminal(tmp_path: Path):
     assert result.stdout.strip().startswith("{"), "the command's stdout is its own"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a priority needs root here")
+@pytest.mark.parametrize("same", [False, True], ids=["raised", "same-priority"])
+def test_the_sampling_thread_alone_runs_above_memspy_s_priority(tmp_path: Path, same: bool):
+    """As root, the sampling thread runs 5 nice levels up and says so (not with
+    ``--same-priority``); the command it started runs at memspy's own priority."""
+    out = tmp_path / "r.folded"
+    script = "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\n" + SPIN.format(seconds=1)
+    flags = ["--same-priority"] if same else []
+    result = record(["-o", str(out), *flags, "--", PY, "-c", script])
+    _ok(result)
+    assert int(result.stdout) == os.getpriority(os.PRIO_PROCESS, 0)
+    said = "sampled 5 nice levels above memspy's own priority" in result.stderr
+    assert said != same, result.stderr
+
+
 def test_status_line_on_a_terminal(tmp_path: Path):
     primary, secondary = pty.openpty()
     out = tmp_path / "p.speedscope.json"
