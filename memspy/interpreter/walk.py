@@ -72,8 +72,9 @@ def walk(
     did not cover is read in one more batch, and what the walks meet beyond that, one by
     one. A thread whose bytes all equal the last sample's is not walked again, and a
     sample whose every thread is so is answered from its bytes (see ``steady``), with
-    what ``steady`` keeps between samples. A failure of the thread list itself, or the
-    target's exit, raises.
+    what ``steady`` keeps between samples; so is one whose batch changed only after the
+    thread list (a thread's read-ahead), by the plan rebased onto it. A failure of the
+    thread list itself, or the target's exit, raises.
     """
     steady = steady or SteadySamples()
     known = steady.plan
