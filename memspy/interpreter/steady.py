@@ -198,20 +198,20 @@ def plan(
     list_regions: List[Region],
     states: List[ThreadState],
     same_list: SameList,
-    spans: Sequence[Tuple[int, int]],
-    asked: Sequence[List[Region]],
+    spans: Dict[int, Tuple[int, int]],
     code_regions: List[Region],
     holder_at: Optional[int],
 ) -> Plan:
-    """The plan of a sample that read ``regions`` (in stages ``order``, the first ones
-    ``list_regions``) and gave ``states``, each thread's read-ahead at ``spans`` (indexes
-    into the read) and asked for as ``asked``."""
-    slots = [
-        (state, index, start, end, wanted)
-        for index, (state, (start, end), wanted) in enumerate(
-            zip(states, spans, asked), start=same_list.first_state
-        )
-    ]
+    """The plan of a sample that read ``regions`` (in stages ``order``): first
+    ``list_regions``, which gave ``states``, then each thread's read-ahead at ``spans``
+    (by thread state, indexes past the list's regions), as its walk took it, then
+    ``code_regions``."""
+    own = len(list_regions)
+    slots = []
+    for index, state in enumerate(states, start=same_list.first_state):
+        start, end = spans.get(state.addr, (0, 0))
+        start, end = own + start, own + end
+        slots.append((state, index, start, end, regions[start:end]))
     codes_at = len(regions) - len(code_regions)
     return Plan(
         regions, order, list_regions, states, same_list, slots, code_regions, codes_at,
@@ -227,8 +227,7 @@ def rebased(
     code_regions: List[Region],
 ) -> Plan:
     """The plan of a batch that begins with ``plan_``'s thread list, the same regions,
-    and reads other read-ahead after it: each thread's at ``spans`` (by thread state,
-    indexes past the list's regions), then ``code_regions``.
+    and reads other read-ahead after it (see ``plan``).
 
     When one thread of many goes somewhere new, its walk changes what it reads ahead,
     and so the batch; the thread list and the other threads' read-ahead are as they
@@ -236,16 +235,9 @@ def rebased(
     recalled from exactly the bytes read now, at the regions read now), instead of a
     whole walk of every thread and a new list of them. The thread states lie where they
     did, so the list's check and the states are the plan's."""
-    own = len(plan_.list_regions)
-    slots = []
-    for state, index, _, _, _ in plan_.slots:
-        start, end = spans.get(state.addr, (0, 0))
-        start, end = own + start, own + end
-        slots.append((state, index, start, end, regions[start:end]))
-    codes_at = len(regions) - len(code_regions)
-    return Plan(
-        regions, order, plan_.list_regions, plan_.states, plan_.same_list, slots,
-        code_regions, codes_at, plan_.holder_at,
+    return plan(
+        regions, order, plan_.list_regions, plan_.states, plan_.same_list, spans,
+        code_regions, plan_.holder_at,
     )
 
 
@@ -309,18 +301,16 @@ def after_missed(
     read beyond the batch, and the threads that made them ask for their read-ahead now,
     as the next whole walk would: a steady sample asks no thread, and the next batch
     would still hold where they were, to walk them from again."""
-    moving = chain.moving
     generation = codes.generation
-    recall = chain.recall
     walked = []
     for _, (state, index, start, end, regions) in missed:
-        recalled = recall(state.addr, read[index], regions, read[start:end])  # type: ignore[arg-type]
+        recalled = chain.recall(state.addr, read[index], regions, read[start:end])  # type: ignore[arg-type]
         if recalled is None or recalled[2] != generation:
             chain.wanted(state.addr, read[index])  # type: ignore[arg-type]
-            moving = None
         else:
             walked.append(recalled[0].codes)
-    if moving is not None and codes.steady_covers(walked):
+    moving = chain.moving
+    if len(walked) == len(missed) and moving is not None and codes.steady_covers(walked):
         plan_.echo = _echo(plan_, read, stacks, moving, chain.walk_key, generation)  # type: ignore[arg-type]
 
 

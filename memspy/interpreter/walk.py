@@ -121,17 +121,13 @@ def walk(
     chain.forget([state.addr for state in states])
     result = Walk(holder, states)
     guessed = ahead_data[: len(guesses)]
-    asked = _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
+    laid_out = _walk_states(memory, chain, codes, states, guesses, guess_spans, guessed, result)
     # A plan of this batch's layout, unless the walks changed what the next batch asks for.
-    if asked is not None and threads.from_batch and chain.guesses(MAX_PREFETCH_BYTES)[0] is guesses:
+    if laid_out and threads.from_batch and chain.guesses(MAX_PREFETCH_BYTES)[0] is guesses:
         regions, order, _ = threads.last_read
-        own = len(regions) - len(ahead)
-        spans = [guess_spans.get(state.addr, (0, 0)) for state in states]
-        spans = [(own + start, own + end) for start, end in spans]
-        same_list = threads.same_list(states)
         steady.plan = plan(
-            regions, order, threads.list_regions, states, same_list, spans, asked,
-            code_heads, threads.holder_at,
+            regions, order, threads.list_regions, states, threads.same_list(states),
+            guess_spans, code_heads, threads.holder_at,
         )
     return result
 
@@ -187,10 +183,10 @@ def _walk_states(
     guess_spans: Dict[int, Tuple[int, int]],
     guessed_data: List[Optional[bytes]],
     result: Walk,
-) -> Optional[List[List[Tuple[int, int]]]]:
+) -> bool:
     """Walk these threads, given what was read ahead with their states; add their stacks
-    to ``result``. Returns what each thread's walk asked for when every one took its
-    read-ahead as read (the batch's layout held, see ``steady``), else None."""
+    to ``result``. Returns whether every one asked for its read-ahead as guessed and
+    took it as read (the batch's layout held, see ``steady``)."""
     # What each thread's walk needs first, mostly read already with the thread states:
     # a steady thread asks for exactly its guesses, taken as read; others are cut from
     # their guesses where those cover them. The rest is read in one more batch.
@@ -236,7 +232,7 @@ def _walk_states(
         chain.remember(state.addr, state.data, regions, ahead, raw, frames, hidden)
         result.stacks.append((state, frames))
         quality[PARTLY_UNKNOWN if frames and frames[-1] is UNKNOWN_FRAME else raw.quality] += 1
-    return asked if laid_out else None
+    return laid_out
 
 
 def _cut(
