@@ -19,6 +19,7 @@ from memspy.collectors.output import STDOUT, check_writable, is_stream, write_at
 from memspy.interpreter.frames.chain import DEFAULT_MAX_DEPTH
 from memspy.interpreter.process import PythonProcess
 from memspy.kernel import launch
+from memspy.kernel.priority import RAISE
 from memspy.kernel.process_info import command_line
 from memspy.model import ProfileInfo
 from memspy.sampling.checkpoint import DEFAULT_INTERVAL, Checkpoints
@@ -95,8 +96,8 @@ class StatusLine:
 @click.option("-v", "--verbose", is_flag=True, help="Say why each dropped sample was dropped.")
 @click.option("--same-priority", is_flag=True,
               help="Sample at memspy's own priority. By default, where allowed (root, "
-              "CAP_SYS_NICE), the sampling thread runs 5 nice levels higher, so that a "
-              "target keeping every CPU busy does not delay its ticks.")
+              f"CAP_SYS_NICE), the sampling thread runs {RAISE} nice levels higher, so that "
+              "a target keeping every CPU busy does not delay its ticks.")
 @click.option("--rotate", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Write one profile per interval of SECONDS, each to the output path "
               "filled in for it: {pid}, {start} (UTC, 20261202T051500Z), {index}.")

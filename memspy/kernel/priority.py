@@ -33,14 +33,8 @@ def raised(wanted: bool = True) -> Iterator[bool]:
     and allowed; yields whether it is. Its priority is given back after the block."""
     global _before
     tid = threading.get_native_id()
-    try:
-        before = os.getpriority(os.PRIO_PROCESS, tid)
-        up = max(before - RAISE, -20)
-        if wanted and up < before:
-            os.setpriority(os.PRIO_PROCESS, tid, up)
-    except OSError:  # not allowed: as any sampler
-        up = before = 0
-    if not (wanted and up < before):
+    before = _raise(tid) if wanted else None
+    if before is None:
         yield False
         return
     _before = before
@@ -50,6 +44,19 @@ def raised(wanted: bool = True) -> Iterator[bool]:
         _before = None
         with contextlib.suppress(OSError):  # a thread may always lower its own priority
             os.setpriority(os.PRIO_PROCESS, tid, before)
+
+
+def _raise(tid: int) -> Optional[int]:
+    """Raise thread ``tid`` by ``RAISE`` nice levels (to -20 at most): its nice value
+    before, or None when it is at -20 already or the kernel refuses."""
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        if before <= -20:
+            return None
+        os.setpriority(os.PRIO_PROCESS, tid, max(before - RAISE, -20))
+    except OSError:  # not allowed: as any sampler
+        return None
+    return before
 
 
 def as_before() -> None:
