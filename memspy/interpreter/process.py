@@ -102,6 +102,7 @@ class PythonProcess:
         names = ThreadNames(self.memory, self.layout, self.objects, self.image.addresses)
         self.facts = ThreadFacts(tasks, names)
         self.quality: List[int] = [0, 0, 0]  # the last sample's stacks: exact, repaired, unknown
+        self.retaken = 0  # the last sample's reads made again, held up (ProcessMemory)
 
     @property
     def version(self) -> str:
@@ -161,14 +162,17 @@ class PythonProcess:
         Without ``idle_states`` the kernel is not asked which threads run (one read of
         /proc per thread, the largest cost of sampling many threads) and ``idle`` is only
         guessed from the innermost frame: for callers that keep idle threads anyway."""
+        memory = self.memory
+        retakes = memory.retakes
         try:
-            walked = walk(self.memory, self.threads, self.chain, self.codes, self.steady)
+            walked = walk(memory, self.threads, self.chain, self.codes, self.steady)
         except _DECODING_ERRORS as error:
             # The decoders are fuzzed to raise only our errors; should one still slip
             # through on memory no test imagined, it costs a sample, not the run.
             message = f"malformed target memory ({type(error).__name__}: {error})"
             raise RemoteReadError(message) from None
         self.quality = walked.quality
+        self.retaken = memory.retakes - retakes
         native, names, running = self.facts.learn(walked.states, idle_states)
         holder = walked.holder
         stacks = []

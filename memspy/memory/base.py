@@ -20,7 +20,12 @@ class Memory(Protocol):
     ``read`` returns exactly ``size`` bytes or raises ``RemoteReadError``; ``read_many``
     does the same for several regions at once, so an implementation can batch them in one
     system call.
+
+    ``retakes`` counts the batched reads made again because they were held up while they
+    read (see ``ProcessMemory``): their bytes were not one instant's.
     """
+
+    retakes: int
 
     def read(self, addr: int, size: int) -> bytes: ...
 
@@ -35,6 +40,8 @@ class LocalMemory:
     """``read_many`` and ``read_some`` for a memory held on this side (bytes, a mapped
     file): a read costs no system call, so batching gains nothing, and its bytes hold one
     instant whatever the order of the reads."""
+
+    retakes = 0  # never held up: nothing moves while it is read
 
     def read(self, addr: int, size: int) -> bytes:
         raise NotImplementedError

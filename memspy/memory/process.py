@@ -14,7 +14,8 @@ import itertools
 import operator
 import os
 import struct
-from typing import Callable, List, Optional, Sequence, Tuple
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from memspy.errors import PermissionDenied, RemoteReadError, TargetExited
 
@@ -43,6 +44,13 @@ _process_vm_readv.restype = ctypes.c_ssize_t
 _IOV_MAX = 1024
 # Regions closer than this are read as one (see _pack).
 MERGE_GAP = 4096
+# A batched call that took longer than HELD_UP times the fastest call of as many iovecs,
+# plus HELD_UP_SLACK_NS, was held up on its way (see _call_packed): it is made again, at
+# most MAX_RETAKES times.
+HELD_UP = 4
+HELD_UP_SLACK_NS = 50_000
+MAX_RETAKES = 2
+MAX_NS = 1 << 62  # longer than any call takes
 # Reads larger than this are never asked for: target memory is untrusted, sizes come from it.
 MAX_READ = 64 * 1024 * 1024
 
@@ -83,6 +91,10 @@ class ProcessMemory:
         self._iov_count = 0
         self._run_of: List[int] = []  # packed run of each region
         self._run_sizes: List[int] = []
+        # The fastest call (ns) of any iovecs packed, by their count: a new layout of a
+        # steady program's batch mostly has the count, and the cost, of the last one.
+        self._fastest: Dict[int, int] = {}
+        self.retakes = 0  # batched calls made again because they were held up
 
     def _buffer(self, size: int) -> ctypes.Array:
         if size > self._buf_size:
@@ -178,9 +190,8 @@ class ProcessMemory:
             if regions != self._packed_regions or listed != self._packed_stages:
                 self._pack(regions, listed)
             self._packed_from = (regions, stages)
-        total, count = self._total, self._iov_count
-        local_p, remote_p = self._iov_pointers
-        got = _process_vm_readv(self.pid, local_p, count, remote_p, count, 0)
+        total = self._total
+        got = self._call_packed()
         if got == total:
             # Every region's slice, in C, from the buffer itself: copying the buffer out
             # whole first (``.raw``) would move hundreds of KiB of gaps between regions.
@@ -195,6 +206,44 @@ class ProcessMemory:
             None if run in bad else raw[start:end]
             for (start, end), run in zip(self._spans, self._run_of)
         ]
+
+    def _call_packed(self) -> int:
+        """One ``process_vm_readv`` of the packed iovecs, made again while it was held up.
+
+        The kernel copies iovec after iovec, and may give the CPU to another task between
+        two (or the hypervisor may stop this CPU); the target runs on meanwhile, so the
+        bytes of one call then span that pause, not an instant. A callee can return and
+        its caller go round its loop and call it again between the read of its frame and
+        the read of the frame pointer that checks it (``frames.pyframe``): a stack that
+        never existed, which no check sees. A call that took far longer than the fastest
+        of as many iovecs is made again. Whether it is is decided by the clock alone,
+        before any byte is looked at, so no kind of stack is read again more than another:
+        the sample's instant moves by the pause, as a late tick's does."""
+        count, pid = self._iov_count, self.pid
+        local_p, remote_p = self._iov_pointers
+        fastest = self._fastest.get(count)
+        limit = HELD_UP * (fastest or self._estimate(count)) + HELD_UP_SLACK_NS
+        clock = time.perf_counter_ns
+        retakes = 0
+        while True:
+            began = clock()
+            got = _process_vm_readv(pid, local_p, count, remote_p, count, 0)
+            took = clock() - began
+            if took <= limit or retakes == MAX_RETAKES:
+                break
+            retakes += 1
+        if fastest is None or took < fastest:
+            self._fastest[count] = took
+        self.retakes += retakes
+        return got
+
+    def _estimate(self, count: int) -> int:
+        """The fastest a call of ``count`` iovecs may take, from calls of other counts: at
+        the dearest rate per iovec seen (a new count's first call may be held up too)."""
+        known = self._fastest
+        if not known:
+            return MAX_NS
+        return int(count * max(took / seen for seen, took in known.items()))
 
     def _bad_runs(self, got: int) -> set:
         """The packed runs that cannot be read, given that a call of them all read

@@ -128,6 +128,11 @@ class Recording:
                 f"{stats.relisted} thread lists read again in their sample (a thread ended "
                 "while the list was read)"
             )
+        if stats.retaken:
+            lines.append(
+                f"{stats.retaken} reads made again at once: held up while they read (memspy's "
+                "CPU went to another task meanwhile), they were not one instant's"
+            )
         if self.collector.overflow:
             lines.append(
                 f"{self.collector.overflow} samples of new stacks counted as <other>: the "

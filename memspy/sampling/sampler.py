@@ -81,6 +81,7 @@ class RunStats:
     errors: Counter = field(default_factory=Counter)  # reason -> samples dropped
     exiting: int = 0  # samples dropped because their process was exiting (not read errors)
     relisted: int = 0  # thread lists read again within their sample: a thread ended meanwhile
+    retaken: int = 0  # reads made again at once: held up while they read, not one instant
     # Thread stacks by how they were read: exact (one instant's bytes), repaired (some
     # read after it, or a link learnt earlier, checked against it), partly unknown.
     stacks: List[int] = field(default_factory=lambda: [0, 0, 0])
@@ -295,6 +296,7 @@ class Sampler:
         tally[1] += repaired
         tally[2] += unknown
         stats.relisted += process.relisted
+        stats.retaken += process.retaken
         if self._pending:
             self._commit(pid)
         return sample if pauser is None else running_before_pause(sample, pauser.running)

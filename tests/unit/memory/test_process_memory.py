@@ -7,12 +7,15 @@ import ctypes
 import mmap
 import os
 import random
+import time
+from typing import List
 
 import pytest
 
+import memspy.memory.process as process_memory
 from memspy.errors import RemoteReadError
 from memspy.memory.base import AGAIN, ALSO, FIRST, LAST, THEN
-from memspy.memory.process import MERGE_GAP, ProcessMemory, _runs
+from memspy.memory.process import MAX_RETAKES, MERGE_GAP, ProcessMemory, _runs
 
 
 def _buffers(*contents: bytes):
@@ -101,3 +104,82 @@ def test_regions_of_every_stage_read_their_own_bytes_in_runs_stage_after_stage()
         for run in range(1, len(starts)):
             if order[run] == order[run - 1]:
                 assert starts[run] - ends[run - 1] >= MERGE_GAP
+
+
+class _Held:
+    """``process_vm_readv`` that sleeps ``pause`` seconds in the next ``held`` calls (a
+    call held up: the kernel gave the CPU away midway), then reads; counts every call."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, pause: float = 0.02) -> None:
+        self.read = process_memory._process_vm_readv
+        self.pause, self.held, self.calls = pause, 0, 0
+        monkeypatch.setattr(process_memory, "_process_vm_readv", self)
+
+    def __call__(self, *args: object) -> int:
+        self.calls += 1
+        if self.held:
+            self.held -= 1
+            time.sleep(self.pause)
+        return self.read(*args)
+
+
+def _block(size: int):
+    block = ctypes.create_string_buffer(os.urandom(size), size)
+    return block, ctypes.addressof(block)
+
+
+def _bytes_of(block: ctypes.Array, regions: List) -> List[bytes]:
+    """What ``regions`` of ``block`` hold, as read from this side."""
+    base = ctypes.addressof(block)
+    return [block.raw[addr - base : addr - base + size] for addr, size in regions]
+
+
+def test_a_batched_call_held_up_is_made_again_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The call is judged by its time alone; the bytes returned are the second call's.
+    A pause shorter than the fastest call's times HELD_UP (plus the slack) is none."""
+    memory = ProcessMemory(os.getpid())
+    block, base = _block(100_000)
+    regions = [(base + offset, 64) for offset in range(0, 100_000, 10_000)]
+    for _ in range(20):  # the fastest call of these iovecs
+        memory.read_some(regions)
+    held, before = _Held(monkeypatch), memory.retakes
+    held.held = 1
+    block[0:4] = b"new!"
+    got = memory.read_some(regions)
+    assert got[0][:4] == b"new!" and got == _bytes_of(block, regions)
+    # Made again once; once more only if the machine held up the second call too.
+    assert 2 <= held.calls == 1 + memory.retakes - before <= 1 + MAX_RETAKES
+
+
+def test_a_call_held_up_every_time_is_made_again_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    memory = ProcessMemory(os.getpid())
+    block, base = _block(50_000)
+    regions = [(base + offset, 8) for offset in range(0, 50_000, 5_000)]
+    for _ in range(20):
+        memory.read_some(regions)
+    held, before = _Held(monkeypatch), memory.retakes
+    held.held = 100
+    assert memory.read_some(regions) == _bytes_of(block, regions)
+    assert held.calls == 1 + MAX_RETAKES and memory.retakes - before == MAX_RETAKES
+
+
+def test_a_first_call_of_as_many_iovecs_is_judged_by_the_calls_of_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A layout of a new count of iovecs whose first call is held up is still made again
+    (then its fastest would be the pause, and no later pause would be seen); with nothing
+    measured yet, a first call is taken as it comes."""
+    memory = ProcessMemory(os.getpid())
+    block, base = _block(200_000)
+    held = _Held(monkeypatch)
+    held.held = 1
+    memory.read_some([(base, 8), (base + 100_000, 8)])  # nothing to judge it by
+    assert memory.retakes == 0
+    for _ in range(20):
+        memory.read_some([(base, 8), (base + 100_000, 8)])
+    wider: List = [(base + offset, 8) for offset in range(0, 200_000, 8_192)]
+    held.held, before = 1, memory.retakes
+    assert memory.read_some(wider) == _bytes_of(block, wider)
+    assert 1 <= memory.retakes - before <= MAX_RETAKES

@@ -37,8 +37,9 @@ def _thread(tid: int, idle: bool = False, gil: bool = False) -> ThreadStack:
 class Scripted:
     """Plays a list of outcomes, one per tick: "ok" (its one thread read exactly),
     "repaired" or "unknown" (read as such: kept and counted), "relisted" (exact, after a
-    second read of the thread list), "raise" (a failed read), "exit" (the process is
-    gone), or a float (seconds of work)."""
+    second read of the thread list), "retaken" (exact, after a read held up was made
+    again), "raise" (a failed read), "exit" (the process is gone), or a float (seconds of
+    work)."""
 
     QUALITY = {"repaired": [0, 1, 0], "unknown": [0, 0, 1]}
 
@@ -47,11 +48,13 @@ class Scripted:
         self.script = list(script)
         self.quality = [1, 0, 0]
         self.relisted = 0
+        self.retaken = 0
 
     def sample(self, idle_states: bool = True) -> Sample:
         step = self.script.pop(0) if self.script else "ok"
         self.quality = self.QUALITY.get(step, [1, 0, 0])  # type: ignore[call-overload]
         self.relisted = int(step == "relisted")
+        self.retaken = int(step == "retaken")
         if step == "raise":
             raise RemoteReadError("torn read")
         if step == "exit":
@@ -97,6 +100,16 @@ def test_thread_lists_read_again_are_counted_and_reported():
     assert stats.samples == 4 and stats.stacks == [4, 0, 0] and stats.relisted == 2
     lines = Recording(create("collapsed", ProfileInfo(pid=1)), False, False).summary_lines(stats)
     assert "2 thread lists read again in their sample" in "\n".join(lines)
+
+
+def test_reads_made_again_after_a_hold_up_are_counted_and_reported():
+    stats = _run(["ok", "retaken", "ok", "retaken", "retaken", "exit"])
+    assert stats.samples == 5 and stats.stacks == [5, 0, 0] and stats.retaken == 3
+    lines = Recording(create("collapsed", ProfileInfo(pid=1)), False, False).summary_lines(stats)
+    assert "3 reads made again at once: held up while they read" in "\n".join(lines)
+    stats = _run(["ok", "ok", "exit"])
+    lines = Recording(create("collapsed", ProfileInfo(pid=1)), False, False).summary_lines(stats)
+    assert "made again" not in "\n".join(lines)
 
 
 def test_failures_still_pending_when_the_run_ends_are_read_errors():
