@@ -343,13 +343,12 @@ class Sampler:
                 if self.stop.is_set():
                     stats.end_reason = "interrupted"
                     break
-                now = time.monotonic()
+                now, due = time.monotonic(), ticks.due
                 # A tick whose instant fell before the deadline is the run's, however late
                 # the loop woke: taken late or counted missed, as any other.
-                if deadline is not None and now >= deadline and ticks.due >= deadline:
+                if deadline is not None and now >= deadline and due >= deadline:
                     stats.end_reason = "duration reached"
                     break
-                due = ticks.due
                 if due > now:
                     wake = due if deadline is None else min(due, deadline)
                     self.stop.wait(wake - now)

@@ -67,6 +67,12 @@ class Scripted:
         pass
 
 
+def _report(stats: RunStats) -> str:
+    """The end-of-run report's lines for ``stats``, as one text."""
+    recording = Recording(create("collapsed", ProfileInfo(pid=1)), False, False)
+    return "\n".join(recording.summary_lines(stats))
+
+
 def _run(script: List[object], rate: float = 200.0, duration: float = 0.3,
          pid: int = LIVE, seen: Optional[List[Sample]] = None) -> RunStats:
     targets = Targets(pid, None, follow=False, blocking=False, max_depth=10)
@@ -98,18 +104,15 @@ def test_stacks_repaired_or_partly_unknown_are_kept_and_counted():
 def test_thread_lists_read_again_are_counted_and_reported():
     stats = _run(["ok", "relisted", "relisted", "ok", "exit"])
     assert stats.samples == 4 and stats.stacks == [4, 0, 0] and stats.relisted == 2
-    lines = Recording(create("collapsed", ProfileInfo(pid=1)), False, False).summary_lines(stats)
-    assert "2 thread lists read again in their sample" in "\n".join(lines)
+    assert "2 thread lists read again in their sample" in _report(stats)
 
 
 def test_reads_made_again_after_a_hold_up_are_counted_and_reported():
     stats = _run(["ok", "retaken", "ok", "retaken", "retaken", "exit"])
     assert stats.samples == 5 and stats.stacks == [5, 0, 0] and stats.retaken == 3
-    lines = Recording(create("collapsed", ProfileInfo(pid=1)), False, False).summary_lines(stats)
-    assert "3 reads made again at once: held up while they read" in "\n".join(lines)
+    assert "3 reads made again at once: held up while they read" in _report(stats)
     stats = _run(["ok", "ok", "exit"])
-    lines = Recording(create("collapsed", ProfileInfo(pid=1)), False, False).summary_lines(stats)
-    assert "made again" not in "\n".join(lines)
+    assert "made again" not in _report(stats)
 
 
 def test_failures_still_pending_when_the_run_ends_are_read_errors():
