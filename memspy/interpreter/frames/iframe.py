@@ -267,20 +267,19 @@ class InterpreterFrameChain(FrameChain):
         exec_off, instr_off, prev_off, owner_off = self._exec, self._instr, self._prev, self._owner
         adaptive = self._code_adaptive
         owner = None  # of the last frame visited
+        on_stack = False  # whether the walk met a frame on the data stack
+        top = _PTR.unpack_from(tstate, self._top_off)[0]
         quality = EXACT
         innermost: List[Tuple[int, int]] = []  # two innermost frames: (address, index in out)
-        if addr:
-            stale = not self._names_a_frame(addr, chunk, chunk_data, read_ahead)
-        else:
-            top = _PTR.unpack_from(tstate, self._top_off)[0]
-            stale = chunk_data is not None and chunk + self._chunk_data < top <= chunk_end
+        # The data stack holds frames: the chain from the thread's frame pointer meets them.
+        stacked = chunk_data is not None and chunk + self._chunk_data < top <= chunk_end
+        stale = not self._names_a_frame(addr, chunk, chunk_data, read_ahead) if addr else stacked
         if stale:
             # 3.11/3.12 name the current frame through a cframe on the C stack, which an
             # eval loop entered from C (a generator resumed by ``sum``) leaves, and the
             # C stack reuses, within microseconds: read a moment later, it names no frame.
             # A cframe being set up names none yet (NULL) while Python frames are on the
             # data stack. The frames below are still there, the innermost ending at its top.
-            top = _PTR.unpack_from(tstate, self._top_off)[0]
             addr = self._resumer(tstate_addr, top, chunk, chunk_data, [])
             running = self._running_generator(addr, read_ahead) if addr else 0
             if running:
@@ -308,6 +307,7 @@ class InterpreterFrameChain(FrameChain):
                 return unknown_stack(out)  # a cycle: read while it changed
             if chunk <= addr and addr + size <= chunk_end:  # the common case
                 buf, off = chunk_data, addr - chunk
+                on_stack = True
                 # Not from the innermost frame: a running thread's has always moved on
                 # (and a thread whose frames all stand still is recalled whole).
                 if trail is not None and visited:
@@ -335,6 +335,7 @@ class InterpreterFrameChain(FrameChain):
                         older_read.append((this, spent))
                     budget -= spent or self._chunk_data
                     found = regions.find(addr, size)
+                on_stack = on_stack or found is not None
                 if found is None:
                     outside.append(addr)
                     data = read_ahead.get(addr)
@@ -361,13 +362,16 @@ class InterpreterFrameChain(FrameChain):
             else:
                 made.append(False)
             addr = _PTR.unpack_from(buf, off + prev_off)[0]
-            if owner == generator and not addr:
+            if not addr and (owner == generator or (stacked and not on_stack)):
                 # A generator's frame is unlinked (previous = NULL) when it yields: ending
                 # at one means the chain was read across a yield. 3.12+ links a running
                 # generator to a C-stack entry frame, so only a torn read ends here; in
                 # 3.11 so does a thread without Python frames driving a generator from C
-                # (rare). Its caller is found from the data stack.
-                top = _PTR.unpack_from(tstate, self._top_off)[0]
+                # (rare). Any chain that ends while the data stack holds frames none of it
+                # met was torn too: a frame outside the data stack read after it was gone
+                # (a finished generator's object freed and its memory reused, an entry
+                # frame's place on the C stack reused). Its caller is found from the data
+                # stack.
                 addr = self._resumer(tstate_addr, top, chunk, chunk_data, visited)
                 if not addr:
                     return unknown_stack(out)

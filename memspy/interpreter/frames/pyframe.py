@@ -80,8 +80,8 @@ class PyFrameChain(FrameChain):
     the frame running at the sample's instant, and its ``f_back`` still names its caller
     unless the frame went to the free list (then it names another freed frame). So a
     link is taken from the bytes when it leads to a live frame (a caller outlives its
-    callee), from ``Parents`` otherwise, and where neither can say, the stack ends with
-    the unknown marker: never read again later, never dropped.
+    callee) of this thread, from ``Parents`` otherwise, and where neither can say, the
+    stack ends with the unknown marker: never read again later, never dropped.
     """
 
     memo_walks = MEMO_WALKS
@@ -131,12 +131,14 @@ class PyFrameChain(FrameChain):
                 self._learn_site(guess, reused.frames)
                 return reused
         known = dict(zip(guess + recent, prefetched))
-        frames, addrs, datas, cut, quality = self._walk(first, known)
+        frames, addrs, datas, cut, quality = self._in_thread(
+            tstate_addr, self._walk(first, known), known
+        )
         if quality == EXACT and not moved:
             self._learn_site(addrs, frames)
         elif frames:
             frames, addrs, datas, cut, quality = self._from_call_site(
-                (frames, addrs, datas, cut, quality), moved, known
+                tstate_addr, (frames, addrs, datas, cut, quality), moved, known
             )
         walked = set(addrs)
         older = [a for a in recent if a not in walked]
@@ -165,7 +167,7 @@ class PyFrameChain(FrameChain):
         return raw_stack(frames, cut, closed, trail, quality, used)
 
     def _from_call_site(
-        self, walked: _Walked, moved: int, known: Dict[int, Optional[bytes]]
+        self, tstate_addr: int, walked: _Walked, moved: int, known: Dict[int, Optional[bytes]]
     ) -> _Walked:
         """The walk with the innermost frame's caller at its call site, where the innermost
         frame returned after the instant (freed, or the thread runs another frame since)
@@ -190,7 +192,9 @@ class PyFrameChain(FrameChain):
             if site is None:
                 continue
             if caller != linked:
-                rest, rest_addrs, rest_datas, cut, quality = self._walk(caller, known)
+                rest, rest_addrs, rest_datas, cut, quality = self._in_thread(
+                    tstate_addr, self._walk(caller, known), known
+                )
                 frames, addrs = frames[:1] + rest, [callee, *rest_addrs]
                 datas = datas[:1] + rest_datas
             if len(frames) > 1 and frames[1][1] != site:
@@ -198,6 +202,31 @@ class PyFrameChain(FrameChain):
                 quality = max(quality, REPAIRED)
             break
         return frames, addrs, datas, cut, quality
+
+    def _in_thread(
+        self, tstate_addr: int, walked: _Walked, known: Dict[int, Optional[bytes]]
+    ) -> _Walked:
+        """The walk, up to where a frame read after the sample's instant led into another
+        thread's stack. ≤3.10 gives a returned function's frame to the next call of that
+        function, in any thread: a frame read late (it was not in the batch) may run for
+        another thread by then, alive, and its ``f_back`` leads down that thread's stack,
+        whose frames are alive too, so no link looks torn. A chain that meets the frames
+        of another thread's last walk below a frame read late is cut after that frame,
+        the rest unknown: the frames read late are this thread's at the instant only as
+        far as the instant's links led to them."""
+        frames, addrs, datas, cut, quality = walked
+        if quality == EXACT:
+            return walked
+        late = next(
+            (n for n, (addr, data) in enumerate(zip(addrs, datas)) if known.get(addr) is not data),
+            len(addrs),
+        )
+        below = set(addrs[late + 1 :])
+        others = (walk for thread, walk in self._guess.items() if thread != tstate_addr)
+        if not below or not any(below.intersection(walk) for walk in others):
+            return walked
+        keep = late + 1
+        return frames[:keep], addrs[:keep], datas[:keep], False, PARTLY_UNKNOWN
 
     def _learn_site(self, addrs: Sequence[int], frames: Sequence[RawFrame]) -> None:
         """Where the caller of the innermost frame was, from a walk read at one instant."""
