@@ -15,12 +15,13 @@ MEMSPY = [sys.executable, "-m", "memspy"]
 
 
 def start(script: str, *args: str, python: str = sys.executable, **popen: Any) -> subprocess.Popen:
-    """Start tests/targets/``script``; return once it printed "ready" (or fail, with why)."""
+    """Start tests/targets/``script``; return once it printed "ready" (or fail, with why).
+    Its stdin is empty unless ``popen`` says otherwise (a target that takes commands)."""
+    popen.setdefault("stdin", subprocess.DEVNULL)
     process = subprocess.Popen(
         [python, str(TARGETS / script), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
         **popen,
     )
     assert process.stdout is not None

@@ -210,12 +210,11 @@ def test_a_frame_read_late_that_another_thread_took_since_is_not_followed_into_i
     same frame (≤3.10; ``say`` likewise, if ``first`` had not left it yet). Read then,
     the frame is alive and leads down ``second``'s stack: ``first``'s stack must not
     show ``second``'s frames."""
-    target = subprocess.Popen(
-        [str(interpreter.path), str(TARGETS / "frame_handover.py")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+    # Unbuffered: each line is read as the target says it, when select says it is there.
+    target = start(
+        "frame_handover.py", python=str(interpreter.path), stdin=subprocess.PIPE, bufsize=0
     )
     try:
-        assert _line(target) == "ready"
         idents = dict(_line(target).split() for _ in range(2))
         process = PythonProcess(target.pid)
         for _ in range(WARM_UP // 10):
