@@ -213,6 +213,12 @@ class PythonProcess:
     def close(self) -> None:
         self.facts.close()
 
+    def __enter__(self) -> PythonProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 @functools.lru_cache(maxsize=4096)
 def _waits(top: Frame) -> bool:

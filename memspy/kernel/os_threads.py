@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+import weakref
 from collections import Counter
 from typing import Dict, Iterable, List, Optional, Set
 
@@ -24,17 +25,24 @@ _PTHREAD_SCAN = 2048  # bytes of struct pthread searched for the tid
 _I32 = struct.Struct("<i")
 
 
+def _close_all(fds: Dict[int, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
+
+
 class Tasks:
     def __init__(self, pid: int, memory: Memory) -> None:
         self.pid = pid
         self.memory = memory
         self._fds: Dict[int, int] = {}
         self._tid_offset: Optional[int] = None
+        # Raw descriptors are not closed by the garbage collector: a reader dropped without
+        # ``close`` (a library caller's, a test's) would leak one per thread it ever saw.
+        weakref.finalize(self, _close_all, self._fds)
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        _close_all(self._fds)
 
     def tids(self) -> Set[int]:
         try:

@@ -34,38 +34,47 @@ class Stop:
 
     ``threading.Event.set`` takes a lock that the interrupted main thread may hold (it is
     inside ``Event.wait``), so calling it from a signal handler can deadlock. This sets a
-    flag and writes a byte to a pipe that ``wait`` selects on: a wait in progress wakes.
+    flag and writes a byte to a pipe that ``wait`` polls: a wait in progress wakes.
     """
 
     def __init__(self) -> None:
         self._set = False
         self._read, self._write = os.pipe()
         os.set_blocking(self._write, False)
+        # poll, not select: select fails on a descriptor numbered past 1023, which a
+        # process that opened many files (memspy used as a library) hands out.
+        self._poll = select.poll()
+        self._poll.register(self._read, select.POLLIN)
 
     def set(self) -> None:
         self._set = True
+        if self._write < 0:
+            return  # closed: the run it could stop is over
         try:
             os.write(self._write, b"x")
         except OSError:
-            pass  # the pipe is full (it is woken already) or closed
+            pass  # the pipe is full: it is woken already
 
     def is_set(self) -> bool:
         return self._set
 
     def wait(self, timeout: float) -> bool:
         """Sleep ``timeout`` seconds or until ``set``. A short wait (the gap between two
-        samples at a high rate) is a plain sleep, which costs less CPU than ``select``; a
+        samples at a high rate) is a plain sleep, which costs less CPU than ``poll``; a
         signal handler that sets the flag then ends it within ``SHORT_WAIT`` at most."""
         if not self._set and timeout > 0:
             if timeout <= SHORT_WAIT:
                 time.sleep(timeout)
             else:
-                select.select([self._read], [], [], timeout)
+                self._poll.poll(timeout * 1000)
         return self._set
 
     def close(self) -> None:
-        for fd in (self._read, self._write):
-            os.close(fd)
+        if self._read >= 0:
+            self._poll.unregister(self._read)
+            os.close(self._read)
+            os.close(self._write)
+            self._read = self._write = -1
 
 
 @dataclass
@@ -264,6 +273,7 @@ class Sampler:
         self.on_sample = on_sample
         self.duration = duration
         self.stop = stop or Stop()
+        self._owns_stop = stop is None  # closed when the run ends
         self.on_tick = on_tick
         self.verbose = verbose
         self.stats = RunStats(requested_rate=rate)
@@ -371,6 +381,8 @@ class Sampler:
             stats.processes = self.targets.seen
             for pid in list(self._pending):
                 self._commit(pid)
+            if self._owns_stop:
+                self.stop.close()
         return stats
 
 

@@ -261,10 +261,12 @@ def _forward(stream: IO[bytes]) -> threading.Thread:
     def copy() -> None:
         out = sys.stdout.buffer
         fd = stream.fileno()
+        more = select.poll()  # not select: no limit on the descriptor's number
+        more.register(fd, select.POLLIN)
         held = b""
         try:
             while True:
-                if held and not select.select([fd], [], [], _HOLD)[0]:
+                if held and not more.poll(_HOLD * 1000):
                     out.write(held)  # nothing followed: the command's own
                     out.flush()
                     held = b""

@@ -97,11 +97,11 @@ def test_a_target_that_exits_between_attaching_and_reading_is_exit_7(capsys):
         stdout=subprocess.PIPE,
     )
     assert target.stdout is not None and target.stdout.readline() == b"ready\n"
-    process = PythonProcess(target.pid)
-    target.kill()
-    target.wait()
-    with pytest.raises(MemspyError) as raised:
-        process.sample()
+    with PythonProcess(target.pid) as process:
+        target.kill()
+        target.wait()
+        with pytest.raises(MemspyError) as raised:
+            process.sample()
     assert isinstance(raised.value, TargetExited), raised.value
     with pytest.raises(SystemExit) as exited:
         fail(raised.value)

@@ -77,22 +77,22 @@ def _check(interpreter: Interpreter, samples: int, before_each: Callable[[], Non
     while memspy samples, and a read held up sleeps, which lets them run then wait."""
     target = start("call_or_wait.py", python=str(interpreter.path))
     try:
-        process = PythonProcess(target.pid)
-        for _ in range(WARM_UP):
-            process.sample()
-        workers: List[Tuple[int, Stack]] = []
-        unknown = retaken = taken = in_m = 0
-        while taken < samples or (in_m <= samples / 100 and taken < 10 * samples):
-            before_each()
-            for thread in process.sample().threads:
-                stack = [(frame.name, frame.lineno) for frame in thread.frames]
-                if any(name == "<unknown>" for name, _ in stack):
-                    unknown += 1
-                elif any(name == "worker" for name, _ in stack):
-                    workers.append((thread.thread_id, stack))
-                    in_m += stack[0][0] in ("m", "K.m")
-            retaken += process.retaken
-            taken += 1
+        with PythonProcess(target.pid) as process:
+            for _ in range(WARM_UP):
+                process.sample()
+            workers: List[Tuple[int, Stack]] = []
+            unknown = retaken = taken = in_m = 0
+            while taken < samples or (in_m <= samples / 100 and taken < 10 * samples):
+                before_each()
+                for thread in process.sample().threads:
+                    stack = [(frame.name, frame.lineno) for frame in thread.frames]
+                    if any(name == "<unknown>" for name, _ in stack):
+                        unknown += 1
+                    elif any(name == "worker" for name, _ in stack):
+                        workers.append((thread.thread_id, stack))
+                        in_m += stack[0][0] in ("m", "K.m")
+                retaken += process.retaken
+                taken += 1
     finally:
         end(target)
     # Each thread's frames below ``worker`` as they mostly were: its own entry function
@@ -216,15 +216,15 @@ def test_a_frame_read_late_that_another_thread_took_since_is_not_followed_into_i
     )
     try:
         idents = dict(_line(target).split() for _ in range(2))
-        process = PythonProcess(target.pid)
-        for _ in range(WARM_UP // 10):
-            process.sample()
-        _say(target, "enter")
-        assert _line(target) == "first"
-        hand_over = _HandOver(target)
-        monkeypatch.setattr(process_memory, "_process_vm_readv", hand_over)
-        hand_over.armed = True
-        sample = process.sample()
+        with PythonProcess(target.pid) as process:
+            for _ in range(WARM_UP // 10):
+                process.sample()
+            _say(target, "enter")
+            assert _line(target) == "first"
+            hand_over = _HandOver(target)
+            monkeypatch.setattr(process_memory, "_process_vm_readv", hand_over)
+            hand_over.armed = True
+            sample = process.sample()
     finally:
         end(target)
     assert hand_over.handed

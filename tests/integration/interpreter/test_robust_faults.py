@@ -8,6 +8,7 @@ stay within seconds; the long churn run is slow-marked.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import re
@@ -235,25 +236,41 @@ def test_thread_churn_leaves_no_open_files_behind(interpreter, ask_kernel: bool)
     interpreter.require()
     target = start("churn.py", "4", python=str(interpreter.path))
     try:
-        process = PythonProcess(target.pid)
-        seen, most = set(), 0
-        # Until the target has churned through enough threads (a busy machine gives it
-        # fewer per second), within a deadline far beyond what an idle one needs (~2 s).
-        deadline = time.monotonic() + 60
-        while len(seen) <= 2 * KEEP_GONE + 8 and time.monotonic() < deadline:
-            try:
-                sample = process.sample(idle_states=ask_kernel)
-            except MemspyError:  # a thread list torn by the churn: the sampler counts those
-                continue
-            seen.update(t.native_tid for t in sample.threads)
-            most = max(most, _stat_files(target.pid))
-            time.sleep(0.001)
-        process.close()
+        with PythonProcess(target.pid) as process:
+            seen, most = set(), 0
+            # Until the target has churned through enough threads (a busy machine gives it
+            # fewer per second), within a deadline far beyond what an idle one needs (~2 s).
+            deadline = time.monotonic() + 60
+            while len(seen) <= 2 * KEEP_GONE + 8 and time.monotonic() < deadline:
+                try:
+                    sample = process.sample(idle_states=ask_kernel)
+                except MemspyError:  # a thread list torn by the churn: the sampler counts those
+                    continue
+                seen.update(t.native_tid for t in sample.threads)
+                most = max(most, _stat_files(target.pid))
+                time.sleep(0.001)
     finally:
         end(target)
     assert len(seen) > 2 * KEEP_GONE  # the target did churn through threads
     assert most <= 8 + 2 * KEEP_GONE, f"{most} stat files open after {len(seen)} threads"
     assert _stat_files(target.pid) == 0
+
+
+def test_a_reader_dropped_unclosed_leaves_no_open_files_behind() -> None:
+    """A reader dropped without ``close`` (by a library's caller, or a test) closes its
+    stat files when it is collected: a run of tests that each left theirs open once took
+    the process's descriptors past what ``select`` can wait on."""
+    target = start("call_or_wait.py")
+    try:
+        process = PythonProcess(target.pid)
+        process.sample()
+        opened = _stat_files(target.pid)
+        del process
+        gc.collect()
+        left = _stat_files(target.pid)
+    finally:
+        end(target)
+    assert opened > 0 and left == 0, (opened, left)
 
 
 def _stat_files(pid: int) -> int:

@@ -86,14 +86,11 @@ def named(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Named]:
 
 def test_names_equal_the_targets_own_registry(named: Named) -> None:
     assert set(named.names.values()) == NAMES  # the target did what this test expects
-    process = PythonProcess(named.process.pid)
-    try:
+    with PythonProcess(named.process.pid) as process:
         states, _ = process.threads.snapshot()
         names = ThreadNames(
             process.memory, process.layout, process.objects, process.image.addresses
         ).lookup(states[0].interp)
-    finally:
-        process.close()
     assert names == named.names
     # The idents are the thread states' ids: every thread but the unregistered one is named.
     assert {s.thread_id for s in states} - set(names) == {named.unregistered}

@@ -22,16 +22,18 @@ def test_a_thread_inside_a_generator_is_never_reported_without_its_callers(
 ) -> None:
     target = start("gen_spin.py", python=str(interpreter.path))
     try:
-        process = PythonProcess(target.pid)
-        stacks, quality = [], [0, 0, 0]
-        taken = 0
-        # A busy machine runs the target less while memspy samples: sample until the
-        # generators were caught running often, not a fixed number of times.
-        while taken < SAMPLES or (_in_generator(stacks) < IN_GENERATOR and taken < 10 * SAMPLES):
-            sample = process.sample()
-            taken += 1
-            quality = [a + b for a, b in zip(quality, process.quality)]
-            stacks += [[f.name for f in t.frames] for t in sample.threads]
+        with PythonProcess(target.pid) as process:
+            stacks, quality = [], [0, 0, 0]
+            taken = 0
+            # A busy machine runs the target less while memspy samples: sample until the
+            # generators were caught running often, not a fixed number of times.
+            while taken < SAMPLES or (
+                _in_generator(stacks) < IN_GENERATOR and taken < 10 * SAMPLES
+            ):
+                sample = process.sample()
+                taken += 1
+                quality = [a + b for a, b in zip(quality, process.quality)]
+                stacks += [[f.name for f in t.frames] for t in sample.threads]
     finally:
         end(target)
     known = [names for names in stacks if "<unknown>" not in names]

@@ -23,20 +23,23 @@ def _stacks(process: PythonProcess) -> Dict[int, Tuple[Any, ...]]:
     return {t.thread_id: t.frames for t in process.sample().threads}
 
 
+def _fresh_stacks(pid: int) -> Dict[int, Tuple[Any, ...]]:
+    """The stacks a reader attached just now reads."""
+    with PythonProcess(pid) as fresh:
+        return _stacks(fresh)
+
+
 def test_warm_and_cold_readers_agree(parked: Target) -> None:
-    warm = PythonProcess(parked.pid)
-    for _ in range(20):  # while the spinner moves: caches fill and go stale
-        warm.sample()
-    with parked.stopped():
-        cold = _stacks(PythonProcess(parked.pid))
-        first = _stacks(warm)
-        walks = []
-        raw = warm.chain.raw
-        warm.chain.raw = lambda *args: walks.append(args[0]) or raw(*args)  # type: ignore
-        try:
+    with PythonProcess(parked.pid) as warm:
+        for _ in range(20):  # while the spinner moves: caches fill and go stale
+            warm.sample()
+        with parked.stopped():
+            cold = _fresh_stacks(parked.pid)
+            first = _stacks(warm)
+            walks = []
+            raw = warm.chain.raw
+            warm.chain.raw = lambda *args: walks.append(args[0]) or raw(*args)  # type: ignore
             second = _stacks(warm)  # memory unchanged: unchanged threads are recalled
-        finally:
-            del warm.chain.raw
     assert first == cold
     assert second == cold
     # The recall path was taken (the test would otherwise compare a path with itself):
@@ -54,23 +57,23 @@ def test_a_deep_stack_moving_at_the_top(interpreter: Interpreter) -> None:
     remembered, and nothing would be reused)."""
     target = start("deep_spin.py", python=str(interpreter.path))
     try:
-        warm = PythonProcess(target.pid)
-        reused: List[bool] = []
-        raw = warm.chain.raw
-        warm.chain.raw = lambda *args: _noting(raw(*args), reused)  # type: ignore
-        compared = 0
-        deadline = time.monotonic() + 60
-        while compared < 8 and time.monotonic() < deadline:
-            with _stopped(target.pid):
-                before = _stacks(warm)
-            _until_moved(warm, before)
-            reused.clear()
-            with _stopped(target.pid):
-                first = _stacks(warm)
-                cold = _stacks(PythonProcess(target.pid))
-            assert first == cold
-            assert any(len(frames) > 200 for frames in cold.values())
-            compared += bool(reused) and all(reused)
+        with PythonProcess(target.pid) as warm:
+            reused: List[bool] = []
+            raw = warm.chain.raw
+            warm.chain.raw = lambda *args: _noting(raw(*args), reused)  # type: ignore
+            compared = 0
+            deadline = time.monotonic() + 60
+            while compared < 8 and time.monotonic() < deadline:
+                with _stopped(target.pid):
+                    before = _stacks(warm)
+                _until_moved(warm, before)
+                reused.clear()
+                with _stopped(target.pid):
+                    first = _stacks(warm)
+                    cold = _fresh_stacks(target.pid)
+                assert first == cold
+                assert any(len(frames) > 200 for frames in cold.values())
+                compared += bool(reused) and all(reused)
     finally:
         end(target)
     assert compared >= 8  # walks that reused the bottom of the last walk were compared
@@ -80,10 +83,10 @@ def _until_moved(process: PythonProcess, before: Dict[int, Tuple[Any, ...]]) -> 
     """Until a sample of the running target shows a stack other than ``before``. The
     samples are taken by a reader of their own, so ``process``'s remembered walks stay
     those of the stopped target."""
-    peek = PythonProcess(process.pid)
-    deadline = time.monotonic() + 10
-    while _stacks(peek) == before and time.monotonic() < deadline:
-        time.sleep(0.001)
+    with PythonProcess(process.pid) as peek:
+        deadline = time.monotonic() + 10
+        while _stacks(peek) == before and time.monotonic() < deadline:
+            time.sleep(0.001)
 
 
 def _noting(stack: RawStack, reused: List[bool]) -> RawStack:
@@ -112,28 +115,28 @@ def test_walks_recalled_from_earlier_samples(interpreter: Interpreter) -> None:
     from its bytes (``steady``) with a stack other than the last sample's."""
     target = start("shallow_loop.py", python=str(interpreter.path))
     try:
-        warm = PythonProcess(target.pid)
-        walks: List[int] = []
-        raw = warm.chain.raw
-        warm.chain.raw = lambda *args: walks.append(args[0]) or raw(*args)  # type: ignore
-        for _ in range(300):  # the memo fills with the states the workers go through
-            warm.sample()
-        wanted = 8 if warm.chain.memo_walks else 0  # stacks recalled from earlier samples
-        recalled = compared = answered = 0
-        deadline = time.monotonic() + 60
-        while (
-            compared < 400
-            and (compared < 20 or recalled < wanted or answered < wanted // 2)
-            and time.monotonic() < deadline
-        ):
-            before = _stacks(warm)
-            walks.clear()
-            answers = warm.steady.answered
-            first = _as_a_fresh_reader_reads(warm)
-            compared += 1
-            # Not walked, and not the last sample's: recalled from an earlier one.
-            recalled += not walks and first != before
-            answered += warm.steady.answered > answers and first != before
+        with PythonProcess(target.pid) as warm:
+            walks: List[int] = []
+            raw = warm.chain.raw
+            warm.chain.raw = lambda *args: walks.append(args[0]) or raw(*args)  # type: ignore
+            for _ in range(300):  # the memo fills with the states the workers go through
+                warm.sample()
+            wanted = 8 if warm.chain.memo_walks else 0  # stacks recalled from earlier samples
+            recalled = compared = answered = 0
+            deadline = time.monotonic() + 60
+            while (
+                compared < 400
+                and (compared < 20 or recalled < wanted or answered < wanted // 2)
+                and time.monotonic() < deadline
+            ):
+                before = _stacks(warm)
+                walks.clear()
+                answers = warm.steady.answered
+                first = _as_a_fresh_reader_reads(warm)
+                compared += 1
+                # Not walked, and not the last sample's: recalled from an earlier one.
+                recalled += not walks and first != before
+                answered += warm.steady.answered > answers and first != before
     finally:
         end(target)
     assert recalled >= wanted, (recalled, compared)
@@ -147,17 +150,17 @@ def test_echoed_samples(interpreter: Interpreter) -> None:
     random point."""
     target = start("shallow_loop.py", python=str(interpreter.path))
     try:
-        warm = PythonProcess(target.pid)
-        for _ in range(300):
-            warm.sample()
-        echoed = compared = 0
-        deadline = time.monotonic() + 60
-        while compared < 400 and (compared < 20 or echoed < 8) and time.monotonic() < deadline:
-            before = _stacks(warm)
-            echoes = warm.steady.echoed
-            first = _as_a_fresh_reader_reads(warm)
-            compared += 1
-            echoed += warm.steady.echoed > echoes and first != before
+        with PythonProcess(target.pid) as warm:
+            for _ in range(300):
+                warm.sample()
+            echoed = compared = 0
+            deadline = time.monotonic() + 60
+            while compared < 400 and (compared < 20 or echoed < 8) and time.monotonic() < deadline:
+                before = _stacks(warm)
+                echoes = warm.steady.echoed
+                first = _as_a_fresh_reader_reads(warm)
+                compared += 1
+                echoed += warm.steady.echoed > echoes and first != before
     finally:
         end(target)
     assert echoed >= 8, (echoed, compared)
@@ -169,8 +172,6 @@ def _as_a_fresh_reader_reads(warm: PythonProcess) -> Dict[int, Tuple[Any, ...]]:
     time.sleep(0.0005)
     with _stopped(warm.pid):
         first = _stacks(warm)
-        fresh = PythonProcess(warm.pid)
-        cold = _stacks(fresh)
-        fresh.close()
+        cold = _fresh_stacks(warm.pid)
     assert first == cold
     return first

@@ -31,22 +31,22 @@ def test_an_hour_of_samples_keeps_memory_bounded():
     )
     try:
         time.sleep(0.3)
-        process = PythonProcess(demo.pid)
-        info = ProfileInfo(pid=demo.pid, rate_hz=100.0)
-        recordings = [Recording(create(name, info), idle=True, gil=False) for name in FORMATS]
-        taken, began, checkpoint = 0, time.monotonic(), None
-        while taken < HOUR_AT_100HZ:
-            sample = process.sample()
-            for recording in recordings:
-                recording.add(sample)
-            taken += 1
-            if taken == HOUR_AT_100HZ // 10:
-                checkpoint = _rss_mb()
-        end = _rss_mb()
-        assert checkpoint is not None
-        print(f"\n{taken} samples in {time.monotonic() - began:.0f}s; RSS {checkpoint:.1f} MB "
-              f"after 36,000, {end:.1f} MB after 360,000")
-        assert end - checkpoint < GROWTH_LIMIT_MB
+        with PythonProcess(demo.pid) as process:
+            info = ProfileInfo(pid=demo.pid, rate_hz=100.0)
+            recordings = [Recording(create(name, info), idle=True, gil=False) for name in FORMATS]
+            taken, began, checkpoint = 0, time.monotonic(), None
+            while taken < HOUR_AT_100HZ:
+                sample = process.sample()
+                for recording in recordings:
+                    recording.add(sample)
+                taken += 1
+                if taken == HOUR_AT_100HZ // 10:
+                    checkpoint = _rss_mb()
+            end = _rss_mb()
+            assert checkpoint is not None
+            print(f"\n{taken} samples in {time.monotonic() - began:.0f}s; RSS {checkpoint:.1f} MB "
+                  f"after 36,000, {end:.1f} MB after 360,000")
+            assert end - checkpoint < GROWTH_LIMIT_MB
     finally:
         demo.kill()
         demo.wait()

@@ -238,6 +238,6 @@ def test_trace_and_record_of_one_run_agree(base: Interpreter, tmp_path: Path) ->
     truth = truth_of(truth_line)
     traced, _ = phase_shares(folded(traced_out).items(), truth)
     recorded, total = phase_shares(folded(sampled_out).items(), truth)
-    assert total > 2000, sampled.stderr
+    assert total > 1500, sampled.stderr  # 4 s at 1000 Hz, less the ticks a busy machine misses
     worst = max(abs(traced[p] - recorded[p]) for p in truth)
     assert worst <= RECORD_BOUND, (_rounded(traced), _rounded(recorded), _rounded(truth))

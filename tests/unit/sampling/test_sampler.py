@@ -8,9 +8,12 @@ real targets.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 from typing import List, Optional
+
+import pytest
 
 from memspy.collectors import create
 from memspy.errors import RemoteReadError, TargetExited
@@ -78,9 +81,15 @@ def _run(script: List[object], rate: float = 200.0, duration: float = 0.3,
     targets = Targets(pid, None, follow=False, blocking=False, max_depth=10)
     targets.processes[pid] = Scripted(pid, script)  # type: ignore[assignment]
     seen = [] if seen is None else seen
+    opened = _open_files()
     stats = Sampler(targets, rate, seen.append, duration=duration).run()
     assert stats.samples == len(seen)
+    assert _open_files() == opened  # the stop request the run made for itself is closed
     return stats
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
 
 
 def test_failures_just_before_the_target_exits_are_not_read_errors():
@@ -172,8 +181,16 @@ def test_achieved_rate_is_exact_when_nothing_is_missed():
     assert stats.achieved_rate == 100.0
 
 
-def test_stop_set_from_a_signal_handler_wakes_a_wait():
-    stop = Stop()
+@pytest.mark.parametrize("crowded", [False, True], ids=["few-files", "past-1023"])
+def test_stop_set_from_a_signal_handler_wakes_a_wait(crowded: bool):
+    """Also when memspy's process has so many files open (used as a library) that the
+    stop's pipe is numbered past the 1023 that ``select`` can wait on."""
+    held = _crowd(1100) if crowded else []
+    try:
+        stop = Stop()
+    finally:
+        for fd in held:
+            os.close(fd)
     previous = signal.signal(signal.SIGALRM, lambda *_: stop.set())
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.05)
@@ -185,6 +202,16 @@ def test_stop_set_from_a_signal_handler_wakes_a_wait():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         stop.close()
+
+
+def _crowd(count: int) -> List[int]:
+    """``count`` open descriptors, so that the next one opened is numbered past them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 100:
+        if hard != resource.RLIM_INFINITY and hard < count + 100:
+            pytest.skip(f"at most {hard} open files allowed, {count + 100} needed")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 100, hard))
+    return [os.open("/dev/null", os.O_RDONLY) for _ in range(count)]
 
 
 def test_filter_threads_and_paused_idleness():
