@@ -23,6 +23,8 @@ from memspy.memory.base import Memory
 
 _PTHREAD_SCAN = 2048  # bytes of struct pthread searched for the tid
 _I32 = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+_POINTERS = (1 << 32, 1 << 47)  # user-space addresses beyond the first 4 GiB (x86-64, arm64)
 
 
 def _close_all(fds: Dict[int, int]) -> None:
@@ -96,18 +98,32 @@ class Tasks:
         return out
 
     def _learn_offset(self, pthreads: List[int], tids: Set[int]) -> Optional[int]:
-        """The offset at which every thread's struct pthread holds one of the live tids."""
-        votes: Counter = Counter()
+        """The offset at which every thread's struct pthread holds a live tid, its own.
+
+        A pointer's upper half is a number the size of a tid (0x7fff for a thread's stack
+        without ASLR, 0x55.. for the heap). A live tid equal to it shows at that pointer's
+        offset in every thread, as the same number: the tid field holds a different tid
+        in each thread, and is a word of its own, not the upper half of a pointer."""
+        found: Dict[int, List[int]] = {}
+        pointers: Counter = Counter()  # offsets of the upper half of a pointer, by thread
         for pthread in pthreads:
             try:
                 raw = self.memory.read(pthread, _PTHREAD_SCAN)
             except MemspyError:
                 continue
             for off in range(0, _PTHREAD_SCAN, 4):
-                if _I32.unpack_from(raw, off)[0] in tids:
-                    votes[off] += 1
-        unanimous = [off for off, count in votes.items() if count == len(pthreads)]
-        # Ambiguous (a tid-like number twice in the struct): try again with more threads.
+                tid = _I32.unpack_from(raw, off)[0]
+                if tid in tids:
+                    found.setdefault(off, []).append(tid)
+                    if off % 8 and _POINTERS[0] <= _U64.unpack_from(raw, off - 4)[0] < _POINTERS[1]:
+                        pointers[off] += 1
+        unanimous = [
+            off for off, seen in found.items()
+            if len(seen) == len(pthreads) == len(set(seen))
+        ]  # fmt: skip
+        if len(unanimous) > 1:  # one thread: no second tid tells the fields apart
+            unanimous = [off for off in unanimous if pointers[off] < len(pthreads)]
+        # Still ambiguous: try again with more threads.
         return unanimous[0] if len(unanimous) == 1 else None
 
 
