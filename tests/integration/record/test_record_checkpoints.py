@@ -29,7 +29,7 @@ WORKLOAD = REPO / "scripts" / "bench_workloads" / "phases.py"
 FORMATS = ("x.speedscope.json", "x.folded", "x.pb.gz", "x.trace.json", "x.svg")
 RATE = 100
 INTERVAL = 1.0
-ROUNDS = 4
+ROUNDS = 2
 # Samples the file must hold: those of every whole interval before the kill but the last,
 # at half the requested rate (a trial shares two CPUs with four others and their targets).
 KEPT = 0.5
