@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import gc
-import os
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
+from descriptors import open_descriptors
 from schema import speedscope_errors as _speedscope_errors
 
 # Descriptors a test module may leave open (a cache, a pipe a later module closes). The
@@ -25,18 +25,9 @@ def speedscope_errors() -> Callable[[Any], list[str]]:
 def _closes_what_it_opens() -> Iterator[None]:
     """Each test module closes the descriptors it opens: a leak fails where it is made,
     not hundreds of tests later."""
-    before = _descriptors()
+    before = open_descriptors()
     yield
     gc.collect()  # what is closed when collected
-    left = {fd: path for fd, path in _descriptors().items() if before.get(fd) != path}
+    left = {fd: path for fd, path in open_descriptors().items() if before.get(fd) != path}
     assert len(left) <= LEFT_OPEN, f"{len(left)} descriptors left open: {sorted(left.values())}"
 
-
-def _descriptors() -> Dict[str, str]:
-    found = {}
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # the listing's own descriptor, closed by now
-            pass
-    return found

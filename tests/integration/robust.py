@@ -8,7 +8,7 @@ import select
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import IO, Any, AnyStr, Dict, List, Sequence
 
 TARGETS = Path(__file__).resolve().parents[1] / "targets"
 MEMSPY = [sys.executable, "-m", "memspy"]
@@ -25,13 +25,19 @@ def start(script: str, *args: str, python: str = sys.executable, **popen: Any) -
         **popen,
     )
     assert process.stdout is not None
-    readable, _, _ = select.select([process.stdout], [], [], 60)
-    line = process.stdout.readline() if readable else b""
+    line = next_line(process.stdout)
     if line != b"ready\n":
         process.kill()
         _, err = process.communicate()
         raise AssertionError(f"{script} did not start: {line!r} {err.decode(errors='replace')}")
     return process
+
+
+def next_line(stream: IO[AnyStr], timeout: float = 60) -> AnyStr:
+    """The next line ``stream`` gives within ``timeout`` seconds; empty if none came (or
+    it ended)."""
+    readable, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if readable else stream.read(0)
 
 
 def end(process: subprocess.Popen) -> None:
@@ -51,8 +57,7 @@ def wait_for_line(process: subprocess.Popen, needle: str, timeout: float = 60) -
     assert process.stderr is not None
     lines: List[str] = []
     while True:
-        readable, _, _ = select.select([process.stderr], [], [], timeout)
-        line = process.stderr.readline() if readable else ""
+        line = next_line(process.stderr, timeout)
         if not line:
             raise AssertionError(f"no line with {needle!r}; memspy said: {''.join(lines)}")
         lines.append(line)

@@ -25,7 +25,6 @@ thread may run in it. The last test makes that happen at will."""
 from __future__ import annotations
 
 import ctypes
-import select
 import subprocess
 import time
 from collections import Counter
@@ -33,7 +32,7 @@ from typing import Callable, Dict, List, Tuple
 
 import pytest
 from interpreters import Interpreter
-from robust import TARGETS, end, start
+from robust import TARGETS, end, next_line, start
 
 import memspy.memory.process as process_memory
 from memspy.interpreter.process import PythonProcess
@@ -173,8 +172,7 @@ def _say(process: subprocess.Popen, command: str) -> None:
 
 def _line(process: subprocess.Popen) -> str:
     assert process.stdout is not None
-    readable, _, _ = select.select([process.stdout], [], [], 60)
-    line = process.stdout.readline().decode() if readable else ""
+    line = next_line(process.stdout).decode()
     assert line, "the target said nothing for a minute"
     return line.rstrip("\n")
 
@@ -210,7 +208,7 @@ def test_a_frame_read_late_that_another_thread_took_since_is_not_followed_into_i
     same frame (≤3.10; ``say`` likewise, if ``first`` had not left it yet). Read then,
     the frame is alive and leads down ``second``'s stack: ``first``'s stack must not
     show ``second``'s frames."""
-    # Unbuffered: each line is read as the target says it, when select says it is there.
+    # Unbuffered: each line is read as the target says it, when it is there.
     target = start(
         "frame_handover.py", python=str(interpreter.path), stdin=subprocess.PIPE, bufsize=0
     )

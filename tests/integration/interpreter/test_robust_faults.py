@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Tuple
 
 import pytest
+from descriptors import open_descriptors
 from interpreters import INTERPRETERS
 from robust import (
     end,
@@ -276,10 +277,4 @@ def test_a_reader_dropped_unclosed_leaves_no_open_files_behind() -> None:
 def _stat_files(pid: int) -> int:
     """memspy's open files on the target's thread stat files."""
     prefix = f"/proc/{pid}/task/"
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith(prefix)
-        except OSError:
-            pass
-    return count
+    return sum(path.startswith(prefix) for path in open_descriptors().values())

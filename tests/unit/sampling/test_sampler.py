@@ -14,6 +14,7 @@ import time
 from typing import List, Optional
 
 import pytest
+from descriptors import open_descriptors
 
 from memspy.collectors import create
 from memspy.errors import RemoteReadError, TargetExited
@@ -81,15 +82,12 @@ def _run(script: List[object], rate: float = 200.0, duration: float = 0.3,
     targets = Targets(pid, None, follow=False, blocking=False, max_depth=10)
     targets.processes[pid] = Scripted(pid, script)  # type: ignore[assignment]
     seen = [] if seen is None else seen
-    opened = _open_files()
+    opened = len(open_descriptors())
     stats = Sampler(targets, rate, seen.append, duration=duration).run()
     assert stats.samples == len(seen)
-    assert _open_files() == opened  # the stop request the run made for itself is closed
+    # The stop request the run made for itself is closed.
+    assert len(open_descriptors()) == opened
     return stats
-
-
-def _open_files() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def test_failures_just_before_the_target_exits_are_not_read_errors():
