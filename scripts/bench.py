@@ -1,8 +1,9 @@
 """memspy next to py-spy on the same running processes: profiler CPU, keep-up, target slowdown.
 
 Usage: python scripts/bench.py [--quick] [--python 3.12 ...] [--all] [--rounds N]
-                                [--fixed-repeats N] [--markdown PATH] [--busy]
-(the default set, 2.7, 3.9, 3.12 x 2 rounds, takes about 5 minutes; ``--all --rounds 3``
+                                [--short S] [--long S] [--fixed-repeats N]
+                                [--markdown PATH] [--busy]
+(the default set, 2.7, 3.9, 3.12 x 2 rounds, takes about 8 minutes; ``--all --rounds 3``
 covers every interpreter installed)
 
 Both profilers run non-blocking (py-spy ``--nonblocking``), one at a time (the machine is
@@ -15,7 +16,10 @@ What is measured, per workload, interpreter and profiler (several rounds, min/me
   the samples in its output file. "raw" is one whole run of ``--long`` seconds, start-up
   included (memspy pays a Python interpreter's start-up, py-spy almost nothing); "marginal"
   is (CPU of the long run - CPU of the ``--short`` run) / (their difference in samples):
-  the steady cost of one more sample. Both ratios to py-spy are shown.
+  the steady cost of one more sample. Both ratios to py-spy are shown. With the default
+  1 s and 2 s, a marginal of this machine moves by some 30 µs from run to run (a few
+  tens of ms of CPU over 1,000 samples); ``--long 6`` narrows that to about 10 µs, at
+  about three times the running time.
 - Keep-up: sampling ticks in the output file / (requested rate x the seconds between the
   profiler's "sampling" and "stopped" messages) for the long run. Not the ``--duration``:
   py-spy takes rate x duration samples however long that lasts (it runs late when it
@@ -33,7 +37,10 @@ What is measured, per workload, interpreter and profiler (several rounds, min/me
 
 A third row, "floor", runs scripts/bench_floor.py the same way: the timer loop, the one
 batched read of what memspy reads in a steady sample, and the kernel's thread states,
-nothing decoded. Its ratio to py-spy is the least memspy's could be in Python here.
+nothing decoded. Its ratio to py-spy is the least memspy's could be in Python here. A
+fourth, "decode", is that floor and the least decoding that makes a profile of those
+bytes, inline (``bench_floor.py --decode``): what memspy costs beyond it is the cost of
+memspy's own structure, not of the work.
 
 Targets (issue 8), shown in the last column of memspy's rows: marginal CPU per sample
 <= 0.25 x py-spy's on 3.11-3.13 and <= 0.5 x elsewhere (shallow, deep, threads); keep-up
@@ -146,6 +153,12 @@ def _floor_command(
     return argv + ["-o", out] + (["--idle"] if idle else [])
 
 
+def _decode_command(
+    path: str, pid: int, rate: float, duration: int, out: str, idle: bool
+) -> List[str]:
+    return _floor_command(path, pid, rate, duration, out, idle) + ["--decode"]
+
+
 def _tool(name: str, given: Optional[str]) -> str:
     """The tool's real executable: the one beside this interpreter before PATH, where a
     pyenv shim would add a bash script's CPU time to every measurement."""
@@ -161,8 +174,8 @@ def _tool(name: str, given: Optional[str]) -> str:
 
 
 def profilers(pyspy: Optional[str], memspy: Optional[str]) -> Tuple[Profiler, ...]:
-    """py-spy, memspy, and the floor of a Python sampler (scripts/bench_floor.py), which
-    takes no part in the fixed-work runs."""
+    """py-spy, memspy, and the floor of a Python sampler (scripts/bench_floor.py) without
+    and with the least decoding, which take no part in the fixed-work runs."""
     return (
         Profiler(
             "py-spy",
@@ -186,6 +199,14 @@ def profilers(pyspy: Optional[str], memspy: Optional[str]) -> Tuple[Profiler, ..
             "floor: sampling process",
             "floor: stopped",
             _floor_command,
+            floor_counts,
+        ),
+        Profiler(
+            "decode",
+            str(HERE / "bench_floor.py"),
+            "floor: sampling process",
+            "floor: stopped",
+            _decode_command,
             floor_counts,
         ),
     )
@@ -436,7 +457,7 @@ def cpu_rows(results: Results, pythons: Sequence[Interpreter]) -> List[List[str]
         for python in pythons:
             rounds = {
                 name: results.cpu.get((load.name, python.id, name), [])
-                for name in ("py-spy", "memspy", "floor")
+                for name in ("py-spy", "memspy", "floor", "decode")
             }
             rounds = {name: got for name, got in rounds.items() if got}
             if not rounds.get("py-spy"):
@@ -552,7 +573,8 @@ threads: both profilers with --idle, stacks divided by its 51 threads. dropped: 
 samples the profiler discarded (memspy read errors, py-spy errors). slowdown: min
 fixed-work time with the profiler / min without, minus 1. floor: scripts/bench_floor.py,
 the least a Python sampler reading what memspy reads must do per tick (wake up, the one
-batched read, and without --idle one /proc read per thread), decoding nothing."""
+batched read, and without --idle one /proc read per thread), decoding nothing. decode:
+the floor and the least decoding (bench_floor.py --decode)."""
 
 
 def choose(requested: Optional[List[str]], every: bool) -> List[Interpreter]:

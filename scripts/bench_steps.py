@@ -11,7 +11,9 @@ thread CPU time (``time.thread_time_ns``: user and system time of this thread, i
 the kernel's side of the system calls). The floors are what no Python sampler on this
 machine can avoid:
 
-- wake-up: a 1 ms ``time.sleep`` alone (the timer's cost, paid by every sampler);
+- wake-up: a 1 ms ``time.sleep`` alone (the timer's cost, paid by every sampler), and
+  the same wait by ``poll``, ``select``, a lock's timeout and a periodic ``timerfd``:
+  every way to wait costs about the same here, so the cost is the machine's;
 - one read: a ``process_vm_readv`` of one small region, after a wake-up;
 - the batch: the sample's own batched read (every region a steady sample needs), alone.
 
@@ -32,12 +34,15 @@ machine, so it compares two versions of the code exactly.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import re
+import select
 import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -75,11 +80,37 @@ def _per_call(body: Callable[[], object], n: int, sleep: bool) -> float:
     return spent / n / 1000
 
 
-def _wake_up(n: int) -> float:
+def _wake_up(n: int, wait: Callable[[], object] = lambda: time.sleep(GAP)) -> float:
     start = time.thread_time_ns()
     for _ in range(n):
-        time.sleep(GAP)
+        wait()
     return (time.thread_time_ns() - start) / n / 1000
+
+
+class _TimerSpec(ctypes.Structure):  # struct itimerspec: interval, then first expiry
+    _fields_ = [("interval_s", ctypes.c_long), ("interval_ns", ctypes.c_long),
+                ("value_s", ctypes.c_long), ("value_ns", ctypes.c_long)]
+
+
+def _other_wake_ups(n: int) -> Dict[str, float]:
+    """The wake-up by every other way a Python sampler can wait 1 ms: whether the timer's
+    cost is the sleep call's or the machine's."""
+    poll = select.poll()
+    lock = threading.Lock()
+    lock.acquire()
+    found = {
+        "  (by poll)": _wake_up(n, lambda: poll.poll(GAP * 1000)),
+        "  (by select)": _wake_up(n, lambda: select.select([], [], [], GAP)),
+        "  (by a futex: a lock's timeout)": _wake_up(n, lambda: lock.acquire(timeout=GAP)),
+    }
+    libc = ctypes.CDLL(None, use_errno=True)
+    timer = libc.timerfd_create(time.CLOCK_MONOTONIC, 0)
+    if timer >= 0:  # a periodic timer: no call to arm it per tick
+        period = int(GAP * 1e9)
+        libc.timerfd_settime(timer, 0, ctypes.byref(_TimerSpec(0, period, 0, period)), None)
+        found["  (by a periodic timerfd)"] = _wake_up(n, lambda: os.read(timer, 8))
+        os.close(timer)
+    return found
 
 
 class Steps:
@@ -126,6 +157,8 @@ def measure(pid: int, samples: int) -> Dict[str, Dict[str, float]]:
     for sleep, column in ((False, "hot"), (True, "after a wake-up")):
         row = out[column] = {}
         row["wake-up (1 ms sleep)"] = _wake_up(samples) if sleep else 0.0
+        for way, cost in _other_wake_ups(samples).items():
+            row[way] = cost if sleep else 0.0
         row["one read (1 region)"] = _per_call(lambda: memory.read_some(one), samples, sleep)
         row["the sample's batch"] = _per_call(
             lambda: memory.read_some(regions, stages), samples, sleep
@@ -206,7 +239,7 @@ def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
         if step in ("  (its regions)", "  (samples answered, %)", "  (of them by the echo, %)"):
             lines.append(f"| {step} | {hot:.0f} | {cold:.0f} |")
             continue
-        hot_text = "" if step.startswith("wake-up") else f"{hot:.1f}"
+        hot_text = "" if step.startswith(("wake-up", "  (by ")) else f"{hot:.1f}"
         lines.append(f"| {step} | {hot_text} | {cold:.1f} |")
     if counted is not None:
         lines.append(f"\ninstructions per sample (user space, callgrind): {counted:,}")
