@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from memspy.collectors.stacks import FrameKey  # noqa: E402
 from memspy.interpreter.process import PythonProcess  # noqa: E402
 from memspy.interpreter.steady import _echoed as echo_answer  # noqa: E402
 from memspy.model import Frame  # noqa: E402
@@ -150,7 +151,7 @@ class LeastDecoding:
         lines = []
         for (_, idle), (frames, count) in self.counts.items():
             if frames and (self.idle or not idle):
-                labels = [f"{f.name} ({f.filename}:{f.lineno})" for f in reversed(frames)]
+                labels = [FrameKey(f.name, f.filename, f.lineno).label() for f in reversed(frames)]
                 lines.append(f"{';'.join(labels)} {count}\n")
         return "".join(lines)
 

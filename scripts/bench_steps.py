@@ -157,8 +157,8 @@ def measure(pid: int, samples: int) -> Dict[str, Dict[str, float]]:
     for sleep, column in ((False, "hot"), (True, "after a wake-up")):
         row = out[column] = {}
         row["wake-up (1 ms sleep)"] = _wake_up(samples) if sleep else 0.0
-        for way, cost in _other_wake_ups(samples).items():
-            row[way] = cost if sleep else 0.0
+        if sleep:  # a wait has no hot cost: the rows of the other column only
+            row.update(_other_wake_ups(samples))
         row["one read (1 region)"] = _per_call(lambda: memory.read_some(one), samples, sleep)
         row["the sample's batch"] = _per_call(
             lambda: memory.read_some(regions, stages), samples, sleep
@@ -233,8 +233,8 @@ def run(python: Interpreter, args: argparse.Namespace) -> List[str]:
         counted = instructions(target.pid) if args.instructions else None
     lines = [f"### {python.id} (shallow workload, median of {args.rounds} rounds, µs per sample)",
              "", "| step | hot | after a wake-up |", "|---|---|---|"]
-    for step in rounds[0]["hot"]:
-        hot = statistics.median(r["hot"][step] for r in rounds)
+    for step in rounds[0]["after a wake-up"]:
+        hot = statistics.median(r["hot"].get(step, 0.0) for r in rounds)
         cold = statistics.median(r["after a wake-up"][step] for r in rounds)
         if step in ("  (its regions)", "  (samples answered, %)", "  (of them by the echo, %)"):
             lines.append(f"| {step} | {hot:.0f} | {cold:.0f} |")
